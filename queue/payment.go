@@ -1,0 +1,100 @@
+package queue
+
+import "time"
+
+// State is where a payment is in its life: PENDING while Alipay is asked,
+// CANCELLING while a cancel is made, then one of the final states SUCCESS,
+// FAIL or CANCELLED, which never change.
+type State string
+
+// The states of a payment.
+const (
+	Pending    State = "PENDING"
+	Cancelling State = "CANCELLING"
+	Success    State = "SUCCESS"
+	Fail       State = "FAIL"
+	Cancelled  State = "CANCELLED"
+)
+
+// Final reports whether s is a final state: SUCCESS, FAIL or CANCELLED.
+func (s State) Final() bool {
+	return s == Success || s == Fail || s == Cancelled
+}
+
+// valid reports whether s is one of the five states.
+func (s State) valid() bool {
+	return s == Pending || s == Cancelling || s.Final()
+}
+
+// Calls named in the audit trail. Record and Finish count CallInquiry and
+// CallCancel events in Payment.Inquiries and Payment.Cancels.
+const (
+	CallAccept      = "ACCEPT"       // the PAY was stored
+	CallInquiry     = "INQUIRY"      // an inquiryPayment call and its outcome
+	CallCancel      = "CANCEL"       // a cancel call and its outcome
+	CallStartCancel = "START_CANCEL" // the decision to cancel, Note says why
+	CallDeliver     = "DONE"         // the register confirmed the RESULT
+	CallFlag        = "FLAG"         // flagged for manual follow-up
+)
+
+// Event is one entry of a payment's audit trail: a call made and its outcome.
+type Event struct {
+	Time          time.Time `json:"time"`
+	Call          string    `json:"call"`
+	ResultStatus  string    `json:"resultStatus,omitempty"`
+	Code          string    `json:"code,omitempty"`
+	PaymentStatus string    `json:"paymentStatus,omitempty"`
+	Note          string    `json:"note,omitempty"`
+	// Error, when not empty, describes a failed call (timeout, bad
+	// signature, HTTP status) and becomes the payment's LastError.
+	Error string `json:"error,omitempty"`
+}
+
+// Result holds the fields of a final RESULT as they go to the register.
+type Result struct {
+	Status    State  `json:"status"`
+	PaymentID string `json:"paymentId,omitempty"`
+	Code      string `json:"code,omitempty"`
+	Message   string `json:"message,omitempty"`
+	// Time is RFC 3339 with an offset, as Alipay gave it or as the agent
+	// made it; it is kept as text so it goes back to the register unchanged.
+	Time string `json:"time,omitempty"`
+}
+
+// Payment is the stored record of one payment, keyed by its RequestID
+// (Alipay's paymentRequestId). All times are UTC.
+type Payment struct {
+	RequestID  string    `json:"req"`
+	PaymentID  string    `json:"pid,omitempty"`
+	Amount     int64     `json:"amt"` // minor units
+	Currency   string    `json:"cur"`
+	Lane       string    `json:"lane,omitempty"`
+	AcceptedAt time.Time `json:"acceptedAt"`
+	// Deadline is the wall-clock instant after which polling stops and the
+	// payment is cancelled; being an instant, it survives a restart.
+	Deadline time.Time `json:"deadline"`
+	// NextAt is when the next action on the payment is due. It is set for
+	// every PENDING or CANCELLING payment and zero for a final one.
+	NextAt       time.Time `json:"nextAt,omitzero"`
+	State        State     `json:"state"`
+	CancelReason string    `json:"cancelReason,omitempty"`
+	Result       Result    `json:"result,omitzero"`
+	FinishedAt   time.Time `json:"finishedAt,omitzero"`  // when the final state was committed
+	DeliveredAt  time.Time `json:"deliveredAt,omitzero"` // when the register sent DONE
+	Inquiries    int       `json:"inquiries,omitempty"`
+	Cancels      int       `json:"cancels,omitempty"`
+	LastError    string    `json:"lastError,omitempty"`
+	// FollowUp, when not empty, says why the payment needs a person to look
+	// at it. A flagged payment is never pruned.
+	FollowUp string  `json:"followUp,omitempty"`
+	Audit    []Event `json:"audit,omitempty"`
+	// AuditDropped counts the oldest audit events dropped to keep the trail
+	// within Options.AuditLimit.
+	AuditDropped int `json:"auditDropped,omitempty"`
+	// Revision counts the committed changes to the record. Salvage keeps
+	// the highest revision it finds of each payment.
+	Revision int64 `json:"rev"`
+}
+
+// Delivered reports whether the register has confirmed the final result.
+func (p *Payment) Delivered() bool { return !p.DeliveredAt.IsZero() }

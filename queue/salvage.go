@@ -1,0 +1,192 @@
+package queue
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Report says what Open did with a file that failed its integrity check.
+// It is meant to be logged in full.
+type Report struct {
+	Path    string // the store file, now a fresh one
+	MovedTo string // where the damaged file was moved
+	Problem string // what the integrity check found
+	// PageScan is true when the bbolt tree could not be read in full and
+	// the damaged file's pages were scanned for records one by one. Such a
+	// scan finds the newest readable revision of each record, which may be
+	// older than the last committed one if that sat on a damaged page, and
+	// may bring back payments already removed by retention.
+	PageScan bool
+	Salvaged []string // request ids copied into the fresh file
+	Lost     []Loss   // payments known to exist that could not be saved
+	// BadPages counts pages the scan could not make sense of; records on
+	// them are lost without a trace of their ids.
+	BadPages int
+}
+
+// Loss names a payment that could not be saved and why.
+type Loss struct {
+	RequestID string
+	Reason    string
+}
+
+// String renders the report as one paragraph for the log.
+func (r *Report) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "the store %s failed its integrity check (%s); the damaged file was moved to %s and %d payments were saved into a fresh file",
+		r.Path, r.Problem, r.MovedTo, len(r.Salvaged))
+	if r.PageScan {
+		b.WriteString(" by scanning its pages")
+	}
+	if len(r.Lost) > 0 {
+		fmt.Fprintf(&b, "; %d could not be saved:", len(r.Lost))
+		for _, l := range r.Lost {
+			fmt.Fprintf(&b, " %s (%s)", l.RequestID, l.Reason)
+		}
+	}
+	if r.BadPages > 0 {
+		fmt.Fprintf(&b, "; %d pages were unreadable", r.BadPages)
+	}
+	return b.String()
+}
+
+// salvage moves the damaged file aside, reads what it can from it, writes
+// that into a fresh file at s.path and opens it. problem is what the
+// integrity check found.
+func (s *Store) salvage(problem error, timeout time.Duration) error {
+	moved, err := moveAside(s.path, s.now())
+	if err != nil {
+		return fmt.Errorf("the store %s is damaged (%v) and could not be moved aside: %w", s.path, problem, err)
+	}
+	found, rep := readDamaged(moved, timeout)
+	rep.Path, rep.MovedTo, rep.Problem = s.path, moved, problem.Error()
+
+	db, err := openBolt(s.path, false, timeout)
+	if err != nil {
+		return fmt.Errorf("the store %s was damaged and moved to %s, but a fresh file could not be made: %w", s.path, moved, err)
+	}
+	ids := make([]string, 0, len(found))
+	for id := range found {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	err = db.Update(func(tx *bolt.Tx) error {
+		if err := initLayout(tx); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			p := found[id]
+			if err := writeRecord(tx, nil, &p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return fmt.Errorf("the store %s was damaged and moved to %s, but the saved payments could not be written to a fresh file: %w", s.path, moved, err)
+	}
+	rep.Salvaged = ids
+	s.db, s.report = db, rep
+	return nil
+}
+
+// moveAside renames path to "<path>.corrupt-<UTC time>", adding a counter
+// when that name is taken.
+func moveAside(path string, now time.Time) (string, error) {
+	base := path + ".corrupt-" + now.UTC().Format("20060102T150405Z")
+	to := base
+	for i := 1; ; i++ {
+		if _, err := os.Lstat(to); errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		to = fmt.Sprintf("%s-%d", base, i)
+	}
+	return to, os.Rename(path, to)
+}
+
+// readDamaged reads every record it can from the damaged file at path:
+// first through bbolt's tree, and where that fails part way, by scanning
+// the pages. Records read through the tree are the committed ones and win
+// over scanned ones.
+func readDamaged(path string, timeout time.Duration) (map[string]Payment, *Report) {
+	rep := &Report{}
+	found := map[string]Payment{}
+	known := map[string]string{} // request id -> why it could not be saved
+	complete := false
+	if db, err := openBolt(path, true, timeout); err == nil {
+		err := guard(func() error {
+			return db.View(func(tx *bolt.Tx) error {
+				return readTree(tx, found, known)
+			})
+		})
+		complete = err == nil
+		db.Close()
+	}
+	if !complete {
+		rep.PageScan = true
+		scanned, bad, err := scanPages(path)
+		rep.BadPages = bad
+		if err != nil {
+			rep.Lost = append(rep.Lost, Loss{RequestID: "*", Reason: "the file could not be read: " + err.Error()})
+		}
+		for id, p := range scanned {
+			if _, ok := found[id]; !ok {
+				found[id] = p
+			}
+		}
+	}
+	for id, why := range known {
+		if _, ok := found[id]; !ok {
+			rep.Lost = append(rep.Lost, Loss{RequestID: id, Reason: why})
+		}
+	}
+	sort.Slice(rep.Lost, func(i, j int) bool { return rep.Lost[i].RequestID < rep.Lost[j].RequestID })
+	return found, rep
+}
+
+// readTree copies every decodable record into found and notes in known the
+// ids that the payments bucket or an index names but that did not decode.
+// It returns an error when the tree could not be walked in full.
+func readTree(tx *bolt.Tx, found map[string]Payment, known map[string]string) error {
+	var complete = true
+	if b := tx.Bucket(bucketPayments); b != nil {
+		_ = b.ForEach(func(k, v []byte) error {
+			p, err := decode(k, v)
+			if err != nil {
+				known[string(k)] = err.Error()
+				return nil
+			}
+			found[string(k)] = p
+			return nil
+		})
+	} else {
+		complete = false
+	}
+	for _, name := range indexBuckets {
+		b := tx.Bucket(name)
+		if b == nil {
+			continue
+		}
+		_ = b.ForEach(func(k, _ []byte) error {
+			id := string(k)
+			if string(name) != string(bucketFollowUp) {
+				_, id, _ = splitTimeKey(k)
+			}
+			if _, ok := known[id]; !ok && id != "" {
+				known[id] = fmt.Sprintf("listed in index %q but its record is missing", name)
+			}
+			return nil
+		})
+	}
+	if !complete {
+		return errors.New("payments bucket missing")
+	}
+	return nil
+}

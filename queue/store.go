@@ -1,0 +1,174 @@
+package queue
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Options configure a Store. The zero value is usable.
+type Options struct {
+	// LockTimeout is how long Open waits for another process to release
+	// the file before it gives up with ErrLocked. Zero means 2 s.
+	LockTimeout time.Duration
+	// Now is the clock for the times the store sets itself (acceptance
+	// when none is given, audit times, salvage file names). Nil means
+	// time.Now.
+	Now func() time.Time
+	// AuditLimit is the most audit events kept per payment; the oldest are
+	// dropped and counted in Payment.AuditDropped. Zero means 64.
+	AuditLimit int
+	// ReadOnly opens the file for reading only, sharing it with other
+	// readers; a corrupt file is then reported, not salvaged.
+	ReadOnly bool
+}
+
+// Store is the durable payment store, one bbolt file. Every change is one
+// bbolt transaction that is synced to disk before the method returns. Its
+// methods are safe for concurrent use.
+type Store struct {
+	db         *bolt.DB
+	path       string
+	now        func() time.Time
+	auditLimit int
+	readOnly   bool
+	report     *Report
+}
+
+const fileMode = 0o600
+
+// Open opens the store at path, creating the file if it does not exist.
+//
+// A file held by another process gives ErrLocked after Options.LockTimeout.
+// A file from a newer program gives ErrSchema. A file that fails the
+// integrity check (Check) is moved aside as "<path>.corrupt-<UTC time>",
+// every record that can still be read is copied into a fresh file at path,
+// and Open returns the fresh store; Store.Report says what happened. Other
+// errors (permissions, a missing folder, a full disk) are returned as they
+// are and leave the file alone.
+func Open(path string, opts Options) (*Store, error) {
+	s := &Store{path: path, now: opts.Now, auditLimit: opts.AuditLimit, readOnly: opts.ReadOnly}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.auditLimit <= 0 {
+		s.auditLimit = 64
+	}
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = 2 * time.Second
+	}
+	db, err := openBolt(path, opts.ReadOnly, opts.LockTimeout)
+	if err == nil {
+		s.db = db
+		err = s.Check()
+		if err == nil && !s.readOnly {
+			err = db.Update(initLayout)
+		}
+		if err == nil {
+			return s, nil
+		}
+		db.Close()
+		s.db = nil
+	}
+	if !errors.Is(err, ErrCorrupt) {
+		return nil, err
+	}
+	if s.readOnly {
+		return nil, fmt.Errorf("the store %s failed its integrity check (%w); start posagent to salvage it", path, err)
+	}
+	if err := s.salvage(err, opts.LockTimeout); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// openBolt opens the bbolt file and sorts its failures into ErrLocked, the
+// operating system's errors, and ErrCorrupt. bbolt can panic or fault on a
+// damaged file; that is caught and reported as ErrCorrupt, and the file
+// handle it left open is closed so the lock is released.
+func openBolt(path string, readOnly bool, timeout time.Duration) (db *bolt.DB, err error) {
+	var (
+		mu   sync.Mutex
+		file *os.File
+	)
+	bopts := &bolt.Options{
+		Timeout:  timeout,
+		ReadOnly: readOnly,
+		OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
+			f, err := os.OpenFile(name, flag, perm)
+			mu.Lock()
+			file = f
+			mu.Unlock()
+			return f, err
+		},
+	}
+	err = guard(func() error {
+		var err error
+		db, err = bolt.Open(path, fileMode, bopts)
+		return err
+	})
+	switch {
+	case err == nil:
+		return db, nil
+	case errors.Is(err, bolt.ErrTimeout):
+		return nil, fmt.Errorf("another posagent is using %s (the file stayed locked for %v); stop it or give this one another storage path: %w", path, timeout, ErrLocked)
+	case errors.Is(err, errPanic):
+		mu.Lock()
+		if file != nil {
+			file.Close()
+		}
+		mu.Unlock()
+		return nil, fmt.Errorf("open %s: %w: %w", path, ErrCorrupt, err)
+	case isOSError(err):
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	default:
+		return nil, fmt.Errorf("open %s: %w: %w", path, ErrCorrupt, err)
+	}
+}
+
+// isOSError reports whether err came from the operating system (a path,
+// permission or I/O error) rather than from reading a damaged file.
+func isOSError(err error) bool {
+	var pe *fs.PathError
+	return errors.As(err, &pe)
+}
+
+// errPanic marks a panic or memory fault caught while reading the file.
+var errPanic = errors.New("panic while reading the file")
+
+// guard runs fn, turning a panic, and a memory fault in the mapped file
+// (which the runtime would otherwise treat as fatal), into an error.
+func guard(fn func() error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v", errPanic, r)
+		}
+	}()
+	return fn()
+}
+
+// Path returns the file the store is kept in.
+func (s *Store) Path() string { return s.path }
+
+// Report returns what Open salvaged from a corrupt file, or nil when the
+// file passed its integrity check.
+func (s *Store) Report() *Report { return s.report }
+
+// Close closes the file.
+func (s *Store) Close() error { return s.db.Close() }
+
+// update runs fn in one write transaction, committed and synced before it
+// returns. A read-only store refuses.
+func (s *Store) update(fn func(tx *bolt.Tx) error) error {
+	if s.readOnly {
+		return ErrReadOnly
+	}
+	return s.db.Update(fn)
+}

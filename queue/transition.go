@@ -1,0 +1,290 @@
+package queue
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// The state machine, enforced by the methods below:
+//
+//	PENDING    -> CANCELLING (StartCancel) or a final state (Finish)
+//	CANCELLING -> a final state (Finish)
+//	final      -> nothing; later answers go to the audit trail only
+//
+// Each method is one bbolt transaction: it reads the record, changes it,
+// writes it back and moves its index keys (writeRecord), or changes nothing.
+
+// maxRequestID bounds the request id, the key of every bucket.
+const maxRequestID = 256
+
+// Accept stores a new payment and returns it with created true, or returns
+// the stored payment unchanged with created false when p.RequestID is
+// already known with the same amount, currency and payment id (a repeated
+// PAY). A known request id with another amount or currency, or another
+// payment id where both have one, gives ErrConflict and the stored payment.
+//
+// Only the identity fields of p are used: RequestID, PaymentID, Amount,
+// Currency, Lane, AcceptedAt (zero: now) and Deadline. A new payment is
+// PENDING and due at once (NextAt = AcceptedAt). Accept returns after the
+// commit is on disk.
+func (s *Store) Accept(p Payment) (Payment, bool, error) {
+	if err := validate(&p); err != nil {
+		return Payment{}, false, err
+	}
+	now := s.now()
+	if p.AcceptedAt.IsZero() {
+		p.AcceptedAt = now
+	}
+	var (
+		out     Payment
+		created bool
+	)
+	err := s.update(func(tx *bolt.Tx) error {
+		old, err := loadRecord(tx, p.RequestID)
+		switch {
+		case err == nil:
+			out = old
+			if err := conflict(&old, &p); err != nil {
+				return err
+			}
+			return errUnchanged
+		case !errors.Is(err, ErrNotFound):
+			return err
+		}
+		rec := Payment{
+			RequestID:  p.RequestID,
+			PaymentID:  p.PaymentID,
+			Amount:     p.Amount,
+			Currency:   p.Currency,
+			Lane:       p.Lane,
+			AcceptedAt: p.AcceptedAt,
+			Deadline:   p.Deadline,
+			NextAt:     p.AcceptedAt,
+			State:      Pending,
+		}
+		s.audit(&rec, Event{Time: now, Call: CallAccept})
+		if err := writeRecord(tx, nil, &rec); err != nil {
+			return err
+		}
+		out, created = rec, true
+		return nil
+	})
+	switch {
+	case err == nil, errors.Is(err, errUnchanged):
+		return out, created, nil
+	case errors.Is(err, ErrConflict):
+		return out, false, err
+	}
+	return Payment{}, false, fmt.Errorf("store payment %q: %w", p.RequestID, err)
+}
+
+// validate checks the fields Accept needs.
+func validate(p *Payment) error {
+	switch {
+	case p.RequestID == "" || len(p.RequestID) > maxRequestID:
+		return fmt.Errorf("request id %q must be 1 to %d bytes: %w", p.RequestID, maxRequestID, ErrInvalid)
+	case p.Amount <= 0:
+		return fmt.Errorf("payment %q: amount %d must be positive: %w", p.RequestID, p.Amount, ErrInvalid)
+	case p.Currency == "":
+		return fmt.Errorf("payment %q: currency is missing: %w", p.RequestID, ErrInvalid)
+	case p.Deadline.IsZero():
+		return fmt.Errorf("payment %q: poll deadline is missing: %w", p.RequestID, ErrInvalid)
+	}
+	return nil
+}
+
+// conflict compares a repeated PAY with the stored one.
+func conflict(old, p *Payment) error {
+	switch {
+	case old.Amount != p.Amount:
+		return fmt.Errorf("payment %q is stored with amount %d, not %d: %w", p.RequestID, old.Amount, p.Amount, ErrConflict)
+	case old.Currency != p.Currency:
+		return fmt.Errorf("payment %q is stored with currency %s, not %s: %w", p.RequestID, old.Currency, p.Currency, ErrConflict)
+	case old.PaymentID != "" && p.PaymentID != "" && old.PaymentID != p.PaymentID:
+		return fmt.Errorf("payment %q is stored with payment id %q, not %q: %w", p.RequestID, old.PaymentID, p.PaymentID, ErrConflict)
+	}
+	return nil
+}
+
+// Record adds a non-final outcome e (a PROCESSING answer, an unknown
+// result, a failed call) to the trail of payment req and schedules its next
+// action at next (zero: now). The state does not change. On a final
+// payment the event is still recorded, nothing is scheduled, and ErrFinal
+// is returned.
+func (s *Store) Record(req string, e Event, next time.Time) error {
+	_, err := s.change(req, func(p *Payment) (bool, error) {
+		s.audit(p, e)
+		if p.State.Final() {
+			return true, fmt.Errorf("payment %q is %s: %w", req, p.State, ErrFinal)
+		}
+		p.NextAt = s.orNow(next)
+		return true, nil
+	})
+	return err
+}
+
+// StartCancel moves a PENDING payment to CANCELLING, noting reason
+// (REGISTER_CANCEL, TIMEOUT, AMOUNT_MISMATCH) and scheduling the cancel
+// call at next (zero: now). On a CANCELLING payment it changes nothing and
+// returns nil; on a final one it changes nothing and returns ErrFinal.
+func (s *Store) StartCancel(req, reason string, next time.Time) error {
+	_, err := s.change(req, func(p *Payment) (bool, error) {
+		switch p.State {
+		case Cancelling:
+			return false, nil
+		case Pending:
+			p.State, p.CancelReason, p.NextAt = Cancelling, reason, s.orNow(next)
+			s.audit(p, Event{Call: CallStartCancel, Note: reason})
+			return true, nil
+		}
+		return false, fmt.Errorf("payment %q is %s: %w", req, p.State, ErrFinal)
+	})
+	return err
+}
+
+// Finish makes payment req final with result r and puts it in the outbox,
+// in one transaction, recording e (the answer that settled it) in the
+// trail. r.Status must be a final state (else ErrTransition). A payment
+// that has no PaymentID takes r.PaymentID.
+//
+// On a payment that is already final nothing but the trail changes: e is
+// recorded with a note that it was not applied, and Finish returns the
+// stored payment and ErrFinal.
+func (s *Store) Finish(req string, r Result, e Event) (Payment, error) {
+	if !r.Status.Final() {
+		return Payment{}, fmt.Errorf("payment %q cannot finish as %q, only as SUCCESS, FAIL or CANCELLED: %w", req, r.Status, ErrTransition)
+	}
+	return s.change(req, func(p *Payment) (bool, error) {
+		if p.State.Final() {
+			e.Note = joinNote(e.Note, fmt.Sprintf("not applied: %s result arrived for a payment already %s", r.Status, p.State))
+			s.audit(p, e)
+			return true, fmt.Errorf("payment %q is %s: %w", req, p.State, ErrFinal)
+		}
+		s.audit(p, e)
+		p.State, p.Result, p.NextAt, p.FinishedAt = r.Status, r, time.Time{}, s.now()
+		if p.PaymentID == "" {
+			p.PaymentID = r.PaymentID
+		}
+		return true, nil
+	})
+}
+
+// Deliver records that the register confirmed the result of payment req
+// (DONE) at at (zero: now) and takes it out of the outbox. A payment not
+// final gives ErrNotFinal; an unknown one ErrNotFound; a second DONE
+// changes nothing.
+func (s *Store) Deliver(req string, at time.Time) error {
+	_, err := s.change(req, func(p *Payment) (bool, error) {
+		switch {
+		case !p.State.Final():
+			return false, fmt.Errorf("payment %q is %s: %w", req, p.State, ErrNotFinal)
+		case p.Delivered():
+			return false, nil
+		}
+		p.DeliveredAt = s.orNow(at)
+		s.audit(p, Event{Time: p.DeliveredAt, Call: CallDeliver})
+		return true, nil
+	})
+	return err
+}
+
+// Flag marks payment req for manual follow-up, saying why. Reasons add up;
+// the same reason twice is kept once. A flagged payment is never pruned.
+func (s *Store) Flag(req, why string) error {
+	if why == "" {
+		return fmt.Errorf("flag payment %q: a reason is needed: %w", req, ErrInvalid)
+	}
+	_, err := s.change(req, func(p *Payment) (bool, error) {
+		if p.FollowUp == why {
+			return false, nil
+		}
+		p.FollowUp = joinNote(p.FollowUp, why)
+		s.audit(p, Event{Call: CallFlag, Note: why})
+		return true, nil
+	})
+	return err
+}
+
+// errUnchanged rolls back a transaction that had nothing to write.
+var errUnchanged = errors.New("unchanged")
+
+// change runs fn on payment req in one write transaction. fn says whether
+// to write the record back and what to return; the record is written even
+// when fn returns an error with write true (an audit entry on a final
+// payment). It returns the payment as stored after the transaction.
+func (s *Store) change(req string, fn func(p *Payment) (write bool, err error)) (Payment, error) {
+	var (
+		out    Payment
+		result error
+	)
+	err := s.update(func(tx *bolt.Tx) error {
+		old, err := loadRecord(tx, req)
+		if err != nil {
+			return err
+		}
+		p := old
+		p.Audit = append([]Event(nil), old.Audit...)
+		write, ferr := fn(&p)
+		result = ferr
+		if !write {
+			out = old
+			if ferr != nil {
+				return ferr
+			}
+			return errUnchanged
+		}
+		if err := writeRecord(tx, &old, &p); err != nil {
+			return err
+		}
+		out = p
+		return nil
+	})
+	switch {
+	case errors.Is(err, errUnchanged):
+		return out, nil
+	case err == nil:
+		return out, result
+	case errors.Is(err, ErrNotFound), err == result:
+		return out, err
+	}
+	return out, fmt.Errorf("update payment %q: %w", req, err)
+}
+
+// audit appends e to p's trail, dropping the oldest events beyond the
+// limit, and counts calls and errors.
+func (s *Store) audit(p *Payment, e Event) {
+	if e.Time.IsZero() {
+		e.Time = s.now()
+	}
+	p.Audit = append(p.Audit, e)
+	if over := len(p.Audit) - s.auditLimit; over > 0 {
+		p.Audit = append([]Event(nil), p.Audit[over:]...)
+		p.AuditDropped += over
+	}
+	switch e.Call {
+	case CallInquiry:
+		p.Inquiries++
+	case CallCancel:
+		p.Cancels++
+	}
+	if e.Error != "" {
+		p.LastError = e.Error
+	}
+}
+
+func (s *Store) orNow(t time.Time) time.Time {
+	if t.IsZero() {
+		return s.now()
+	}
+	return t
+}
+
+func joinNote(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
+}
