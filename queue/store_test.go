@@ -129,7 +129,9 @@ func TestAcceptRejectsIncompletePayments(t *testing.T) {
 // step is one call in a transition test.
 type step func(s *Store, req string) error
 
-func startCancel(s *Store, req string) error { return s.StartCancel(req, "REGISTER_CANCEL", time.Time{}) }
+func startCancel(s *Store, req string) error {
+	return s.StartCancel(req, "REGISTER_CANCEL", time.Time{})
+}
 func finish(st State) step {
 	return func(s *Store, req string) error {
 		_, err := s.Finish(req, Result{Status: st, PaymentID: "pid-9", Code: "C", Time: "2026-11-30T12:01:01+08:00"}, Event{Call: CallInquiry, ResultStatus: "S", PaymentStatus: string(st)})
