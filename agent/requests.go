@@ -1,0 +1,130 @@
+package agent
+
+import (
+	"errors"
+	"time"
+
+	"github.com/posagent/posagent/queue"
+)
+
+// STATUS states and REJECTED codes of the register protocol.
+const (
+	stateAccepted   = "ACCEPTED"
+	stateUnknown    = "UNKNOWN"
+	stateRejected   = "REJECTED"
+	codeInvalid     = "INVALID_FIELD"
+	codeConflict    = "CONFLICT"
+	codeStorage     = "STORAGE_ERROR"
+	maxEchoedReqLen = 64
+)
+
+// pay is a PAY whose fields passed the protocol's rules.
+type pay struct {
+	req, pid, cur, lane string
+	amt                 int64
+	exp                 time.Duration // zero: polling.cancel_after
+}
+
+// status is a STATUS answer. For a final state it carries the payment, whose
+// result fields go with it.
+type status struct {
+	req, state, code, msg string
+	final                 *queue.Payment
+}
+
+// handlePay stores a PAY and answers it. ACCEPTED is sent only after the
+// store has committed (DESIGN.md rule 1); a repeated PAY is never tracked
+// twice and is answered with the payment's current state.
+func (a *Agent) handlePay(m pay, now time.Time) status {
+	exp := m.exp
+	if exp <= 0 {
+		exp = a.opts.Polling.CancelAfter
+	}
+	p, created, err := a.store.Accept(queue.Payment{
+		RequestID: m.req, PaymentID: m.pid, Amount: m.amt, Currency: m.cur, Lane: m.lane,
+		AcceptedAt: now, Deadline: now.Add(exp),
+	})
+	switch {
+	case errors.Is(err, queue.ErrConflict):
+		a.log.Warn().Err(err).Str("req", m.req).Msg("PAY rejected: the request id is known with other payment details")
+		return status{req: m.req, state: stateRejected, code: codeConflict, msg: "req: already used with another amt, cur or pid"}
+	case err != nil:
+		a.log.Error().Err(err).Str("req", m.req).Msg("PAY rejected: it could not be stored; the register may send it again")
+		return status{req: m.req, state: stateRejected, code: codeStorage, msg: "payment could not be stored; try again"}
+	}
+	if created {
+		a.log.Info().Str("req", p.RequestID).Str("pid", p.PaymentID).Int64("amt", p.Amount).Str("cur", p.Currency).
+			Str("lane", p.Lane).Time("deadline", p.Deadline).Msg("payment accepted")
+		a.setState(func(s *Snapshot) { s.Accepted++ })
+	}
+	if !p.State.Final() {
+		return status{req: p.RequestID, state: stateAccepted}
+	}
+	return a.stateOf(&p)
+}
+
+// handleCancel answers a register CANCEL: a payment being polled is
+// cancelled (the decision committed before the answer), a final one is
+// answered with its state and left alone.
+func (a *Agent) handleCancel(req string, now time.Time) (status, bool) {
+	p, err := a.store.Get(req)
+	if err != nil {
+		return a.missing(req, "CANCEL", err)
+	}
+	if p.State == queue.Pending {
+		if err := a.store.StartCancel(req, reasonRegister, now); err != nil {
+			a.storeError(req, "start the cancel", err)
+			return status{}, false
+		}
+		a.log.Info().Str("req", req).Str("reason", reasonRegister).Msg("register asked to cancel")
+		p.State = queue.Cancelling
+	}
+	return a.stateOf(&p), true
+}
+
+// handleQuery answers a register QUERY with the payment's state.
+func (a *Agent) handleQuery(req string) (status, bool) {
+	p, err := a.store.Get(req)
+	if err != nil {
+		return a.missing(req, "QUERY", err)
+	}
+	return a.stateOf(&p), true
+}
+
+// handleDone records that the register has the RESULT of req and takes it
+// out of the outbox. A DONE for an unknown or unfinished payment is ignored.
+func (a *Agent) handleDone(req string, now time.Time) {
+	err := a.store.Deliver(req, now)
+	switch {
+	case errors.Is(err, queue.ErrNotFound), errors.Is(err, queue.ErrNotFinal):
+		a.log.Debug().Str("req", req).Err(err).Msg("DONE ignored")
+		return
+	case err != nil:
+		a.storeError(req, "record the DONE", err)
+		return
+	}
+	if _, ok := a.sent[req]; ok {
+		delete(a.sent, req)
+		a.log.Info().Str("req", req).Msg("result delivered")
+		a.setState(func(s *Snapshot) { s.Delivered++ })
+	}
+}
+
+// missing answers a request for a payment the store could not return:
+// UNKNOWN when there is none, nothing when the store failed (the register
+// asks again after its T3).
+func (a *Agent) missing(req, what string, err error) (status, bool) {
+	if errors.Is(err, queue.ErrNotFound) {
+		return status{req: req, state: stateUnknown}, true
+	}
+	a.log.Error().Err(err).Str("req", req).Msgf("cannot read the payment to answer a %s; the register will ask again", what)
+	return status{}, false
+}
+
+// stateOf is the STATUS of payment p.
+func (a *Agent) stateOf(p *queue.Payment) status {
+	if p.State.Final() {
+		return status{req: p.RequestID, state: string(p.State), final: p}
+	}
+	return status{req: p.RequestID, state: string(p.State)}
+}

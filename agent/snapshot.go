@@ -1,0 +1,65 @@
+package agent
+
+import (
+	"time"
+
+	"github.com/posagent/posagent/alipay"
+)
+
+// Snapshot is the agent's own state at one instant, for a status page and
+// for tests: what the store cannot tell (the store's counts are read from
+// the store). It is a copy; it never changes after it is returned.
+type Snapshot struct {
+	Started time.Time // when Run started
+
+	LinkUp    bool      // the register link is up
+	LinkSince time.Time // when LinkUp last changed
+	LinkError string    // why the link went down, when it is down
+
+	LastCall      time.Time // when the last Alipay call ended; zero before the first
+	LastCallError string    // why the last Alipay call got no usable answer; empty when it did
+	// OperatorProblem is set while Alipay refuses the agent's credentials:
+	// only a person can fix that.
+	OperatorProblem string
+
+	InFlight  int    // Alipay calls in flight
+	Accepted  uint64 // payments accepted since start (repeats not counted)
+	Finished  uint64 // payments made final since start
+	Delivered uint64 // results confirmed by the register since start
+	Calls     uint64 // Alipay calls made since start
+	FollowUps uint64 // payments flagged for manual follow-up since start
+}
+
+// Snapshot returns the agent's state now. It is safe to call from any
+// goroutine while Run runs.
+func (a *Agent) Snapshot() Snapshot {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.state
+}
+
+// setState changes the shared state under its lock.
+func (a *Agent) setState(fn func(*Snapshot)) {
+	a.mu.Lock()
+	fn(&a.state)
+	a.mu.Unlock()
+}
+
+// noteCall records the end of an Alipay call in the shared state.
+func (a *Agent) noteCall(o outcome) {
+	msg, operator := "", ""
+	if o.err != nil {
+		msg = o.err.Error()
+		if alipay.ClassOf(nil, o.err) == alipay.Operator {
+			operator = msg
+		}
+	}
+	n := len(a.inflight)
+	a.setState(func(s *Snapshot) {
+		s.Calls++
+		s.LastCall = a.now()
+		s.LastCallError = msg
+		s.OperatorProblem = operator
+		s.InFlight = n
+	})
+}
