@@ -112,19 +112,21 @@ func moveAside(path string, now time.Time) (string, error) {
 }
 
 // readDamaged reads every record it can from the damaged file at path:
-// first through bbolt's tree, and where that fails part way, by scanning
-// the pages. Records read through the tree are the committed ones and win
-// over scanned ones.
+// first through bbolt's tree, and where that fails, by scanning the pages.
+// Records read through the tree are the committed ones and win over
+// scanned ones. Payment ids named by an index or by an undecodable record
+// but not saved are reported as lost.
 func readDamaged(path string, timeout time.Duration) (map[string]Payment, *Report) {
 	rep := &Report{}
 	found := map[string]Payment{}
 	known := map[string]string{} // request id -> why it could not be saved
 	complete := false
 	if db, err := openBolt(path, true, timeout); err == nil {
+		for _, name := range indexBuckets {
+			_ = guard(func() error { return db.View(func(tx *bolt.Tx) error { return readIndex(tx, name, known) }) })
+		}
 		err := guard(func() error {
-			return db.View(func(tx *bolt.Tx) error {
-				return readTree(tx, found, known)
-			})
+			return db.View(func(tx *bolt.Tx) error { return readRecords(tx, found, known) })
 		})
 		complete = err == nil
 		db.Close()
@@ -151,42 +153,40 @@ func readDamaged(path string, timeout time.Duration) (map[string]Payment, *Repor
 	return found, rep
 }
 
-// readTree copies every decodable record into found and notes in known the
-// ids that the payments bucket or an index names but that did not decode.
-// It returns an error when the tree could not be walked in full.
-func readTree(tx *bolt.Tx, found map[string]Payment, known map[string]string) error {
-	var complete = true
-	if b := tx.Bucket(bucketPayments); b != nil {
-		_ = b.ForEach(func(k, v []byte) error {
-			p, err := decode(k, v)
-			if err != nil {
-				known[string(k)] = err.Error()
-				return nil
-			}
-			found[string(k)] = p
-			return nil
-		})
-	} else {
-		complete = false
-	}
-	for _, name := range indexBuckets {
-		b := tx.Bucket(name)
-		if b == nil {
-			continue
-		}
-		_ = b.ForEach(func(k, _ []byte) error {
-			id := string(k)
-			if string(name) != string(bucketFollowUp) {
-				_, id, _ = splitTimeKey(k)
-			}
-			if _, ok := known[id]; !ok && id != "" {
-				known[id] = fmt.Sprintf("listed in index %q but its record is missing", name)
-			}
-			return nil
-		})
-	}
-	if !complete {
+// readRecords copies every decodable record into found and notes in known
+// the ones that did not decode. It returns an error when the payments
+// bucket is missing; a damaged page makes it panic, which the caller
+// catches.
+func readRecords(tx *bolt.Tx, found map[string]Payment, known map[string]string) error {
+	b := tx.Bucket(bucketPayments)
+	if b == nil {
 		return errors.New("payments bucket missing")
 	}
-	return nil
+	return b.ForEach(func(k, v []byte) error {
+		p, err := decode(k, v)
+		if err != nil {
+			known[string(k)] = err.Error()
+			return nil
+		}
+		found[string(k)] = p
+		return nil
+	})
+}
+
+// readIndex notes in known every payment id an index names.
+func readIndex(tx *bolt.Tx, name []byte, known map[string]string) error {
+	b := tx.Bucket(name)
+	if b == nil {
+		return nil
+	}
+	return b.ForEach(func(k, _ []byte) error {
+		id := string(k)
+		if string(name) != string(bucketFollowUp) {
+			_, id, _ = splitTimeKey(k)
+		}
+		if _, ok := known[id]; !ok && id != "" {
+			known[id] = fmt.Sprintf("named in index %q but its record is unreadable", name)
+		}
+		return nil
+	})
 }

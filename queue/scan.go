@@ -27,7 +27,8 @@ const (
 // scanPages reads the file at path page by page and returns the newest
 // revision of every record it can decode, however the tree that should
 // lead to it is damaged, and how many pages looked like nothing bbolt
-// writes. It reads the whole file into memory.
+// writes (pages never written are not counted). It reads the whole file
+// into memory.
 func scanPages(path string) (map[string]Payment, int, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -42,8 +43,10 @@ func scanPages(path string) (map[string]Payment, int, error) {
 		flags := binary.LittleEndian.Uint16(page[8:])
 		overflow := int(binary.LittleEndian.Uint32(page[12:]))
 		switch {
+		case id == 0 && flags == 0:
+			continue // never written
 		case id != uint64(i):
-			bad++ // never written, or overwritten
+			bad++ // overwritten with something else
 			continue
 		case flags != leafPageFlag:
 			continue // branch, freelist: no records

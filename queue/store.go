@@ -90,8 +90,9 @@ func Open(path string, opts Options) (*Store, error) {
 
 // openBolt opens the bbolt file and sorts its failures into ErrLocked, the
 // operating system's errors, and ErrCorrupt. bbolt can panic or fault on a
-// damaged file; that is caught and reported as ErrCorrupt, and the file
-// handle it left open is closed so the lock is released.
+// damaged file; that is caught and reported as ErrCorrupt, and the lock
+// and file handle it left behind are released. (Its memory map of the file
+// cannot be, and stays until the process ends.)
 func openBolt(path string, readOnly bool, timeout time.Duration) (db *bolt.DB, err error) {
 	var (
 		mu   sync.Mutex
@@ -121,6 +122,7 @@ func openBolt(path string, readOnly bool, timeout time.Duration) (db *bolt.DB, e
 	case errors.Is(err, errPanic):
 		mu.Lock()
 		if file != nil {
+			unlockFile(file)
 			file.Close()
 		}
 		mu.Unlock()

@@ -1,0 +1,249 @@
+package queue
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// writeFixture writes n payments in various states into a fresh file in
+// one transaction, so each record is on disk exactly once, and returns
+// them by request id.
+func writeFixture(t testing.TB, path string, n int) map[string]Payment {
+	t.Helper()
+	c := newClock()
+	s, err := Open(path, Options{Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	want := map[string]Payment{}
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		for i := range n {
+			p := fixturePayment(c.Now(), i)
+			if err := writeRecord(tx, nil, &p); err != nil {
+				return err
+			}
+			want[p.RequestID] = p
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return want
+}
+
+// fixturePayment is payment number i: a third pending, a third final and
+// undelivered, a third delivered, every seventh flagged.
+func fixturePayment(now time.Time, i int) Payment {
+	p := Payment{
+		RequestID: fmt.Sprintf("pos-%06d", i), Amount: int64(100 + i), Currency: "USD", Lane: "2",
+		AcceptedAt: now, Deadline: now.Add(time.Minute), NextAt: now.Add(time.Duration(i) * time.Millisecond), State: Pending,
+		Audit: []Event{{Time: now, Call: CallAccept}, {Time: now, Call: CallInquiry, ResultStatus: "S", PaymentStatus: "PROCESSING"}},
+	}
+	if i%3 > 0 {
+		p.State, p.NextAt, p.FinishedAt = Success, time.Time{}, now.Add(time.Duration(i)*time.Millisecond)
+		p.PaymentID = "pid-" + p.RequestID
+		p.Result = Result{Status: Success, PaymentID: p.PaymentID, Code: "SUCCESS", Message: "paid", Time: "2026-11-30T20:00:00+08:00"}
+	}
+	if i%3 == 2 {
+		p.DeliveredAt = p.FinishedAt.Add(time.Second)
+	}
+	if i%7 == 0 {
+		p.FollowUp = "check by hand"
+	}
+	return p
+}
+
+// corruption damages the file data in place and returns the request ids
+// whose only copy it destroyed (nil: none known).
+type corruption func(t *testing.T, data []byte) (rest []byte, destroyed []string)
+
+var reqPattern = regexp.MustCompile(`\{"req":"(pos-\d{6})"`)
+
+// garbleRecord breaks the JSON of one record.
+func garbleRecord(t *testing.T, data []byte) ([]byte, []string) {
+	at := bytes.Index(data, []byte(`{"req":"pos-000042"`))
+	if at < 0 {
+		t.Fatal("record pos-000042 not found in the file")
+	}
+	copy(data[at+30:], "\x00\xff garbage \x00")
+	return data, []string{"pos-000042"}
+}
+
+// smashLeaf overwrites the whole page holding record pos-000150.
+func smashLeaf(t *testing.T, data []byte) ([]byte, []string) {
+	at := bytes.Index(data, []byte(`{"req":"pos-000150"`))
+	if at < 0 {
+		t.Fatal("record pos-000150 not found in the file")
+	}
+	ps := 4096
+	start := at / ps * ps
+	var ids []string
+	for _, m := range reqPattern.FindAllSubmatch(data[start:start+ps], -1) {
+		ids = append(ids, string(m[1]))
+	}
+	for i := start; i < start+ps; i++ {
+		data[i] = 0xAA
+	}
+	return data, ids
+}
+
+// smashMeta overwrites both meta pages, so bbolt cannot open the file.
+func smashMeta(t *testing.T, data []byte) ([]byte, []string) {
+	for i := range 2 * 4096 {
+		data[i] = byte(i)
+	}
+	return data, nil
+}
+
+// truncate cuts the file to 60% of its size.
+func truncate(t *testing.T, data []byte) ([]byte, []string) {
+	return data[:len(data)*6/10/4096*4096], nil
+}
+
+func TestCorruptFileIsMovedAsideAndSalvaged(t *testing.T) {
+	tests := []struct {
+		name     string
+		damage   corruption
+		pageScan bool
+		allSaved bool // every payment not destroyed must be saved
+	}{
+		{"record garbled", garbleRecord, false, true},
+		{"leaf page overwritten", smashLeaf, true, true},
+		{"meta pages overwritten", smashMeta, true, true},
+		{"file truncated", truncate, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "posagent.db")
+			want := writeFixture(t, path, 400)
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, destroyed := tt.damage(t, data)
+			if err := os.WriteFile(path, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+
+			c := newClock()
+			s, err := Open(path, Options{Now: c.Now})
+			if err != nil {
+				t.Fatalf("Open of a damaged file = %v; want a salvaged store", err)
+			}
+			defer s.Close()
+			rep := s.Report()
+			if rep == nil {
+				t.Fatal("Open found nothing wrong with a damaged file")
+			}
+			t.Log(rep)
+			if wantMoved := path + ".corrupt-20261130T120000Z"; rep.MovedTo != wantMoved {
+				t.Fatalf("moved to %q; want %q", rep.MovedTo, wantMoved)
+			}
+			if moved, err := os.ReadFile(rep.MovedTo); err != nil || !bytes.Equal(moved, data) {
+				t.Fatalf("the damaged file was not kept as it was: %v", err)
+			}
+			// Whatever bbolt did with the damaged file, it is not left locked.
+			if db, err := openBolt(rep.MovedTo, false, 500*time.Millisecond); errors.Is(err, ErrLocked) {
+				t.Fatalf("the damaged file is still locked: %v", err)
+			} else if err == nil {
+				db.Close()
+			}
+			if rep.PageScan != tt.pageScan {
+				t.Fatalf("PageScan = %v; want %v", rep.PageScan, tt.pageScan)
+			}
+			mustCheck(t, s)
+
+			// Every saved payment is as it was; the report lists exactly
+			// what is in the fresh file.
+			stored, err := s.List(Filter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, p := range stored {
+				ids = append(ids, p.RequestID)
+				w, ok := want[p.RequestID]
+				if !ok {
+					t.Fatalf("salvage made up payment %s", p.RequestID)
+				}
+				w.Revision = p.Revision
+				if !reflect.DeepEqual(p, w) {
+					t.Fatalf("salvaged %s = %+v\nwant %+v", p.RequestID, p, w)
+				}
+			}
+			slices.Sort(ids)
+			if !slices.Equal(ids, rep.Salvaged) {
+				t.Fatalf("report lists %d salvaged, the file holds %d", len(rep.Salvaged), len(ids))
+			}
+			lost := map[string]bool{}
+			for _, l := range rep.Lost {
+				lost[l.RequestID] = true
+				if slices.Contains(ids, l.RequestID) {
+					t.Fatalf("%s reported both saved and lost", l.RequestID)
+				}
+			}
+			for _, id := range destroyed {
+				if slices.Contains(ids, id) {
+					t.Fatalf("%s was destroyed but is reported saved", id)
+				}
+				if !lost[id] {
+					t.Fatalf("%s was destroyed but the report does not name it as lost: %s", id, rep)
+				}
+			}
+			if tt.allSaved && len(ids)+len(destroyed) != len(want) {
+				t.Fatalf("saved %d and destroyed %d of %d payments", len(ids), len(destroyed), len(want))
+			}
+			if !tt.allSaved && len(ids) == 0 {
+				t.Fatal("nothing was saved")
+			}
+			if !strings.Contains(rep.String(), rep.MovedTo) {
+				t.Fatalf("report text does not say where the file went: %s", rep)
+			}
+
+			// The fresh file works and opens cleanly next time.
+			if _, _, err := s.Accept(newPayment(c, "pos-new")); err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+			s2, err := Open(path, Options{Now: c.Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s2.Close()
+			if s2.Report() != nil {
+				t.Fatalf("the salvaged file needed salvage again: %s", s2.Report())
+			}
+		})
+	}
+}
+
+func TestReadOnlyOpenReportsCorruption(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "posagent.db")
+	writeFixture(t, path, 50)
+	data, _ := os.ReadFile(path)
+	data, _ = garbleRecord(t, data)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(path, Options{ReadOnly: true})
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "pos-000042") {
+		t.Fatalf("read-only Open of a damaged file = %v; want ErrCorrupt naming the record", err)
+	}
+	if m, _ := filepath.Glob(path + ".corrupt-*"); len(m) != 0 {
+		t.Fatalf("read-only Open moved the file: %v", m)
+	}
+}
