@@ -1,0 +1,174 @@
+package status
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/posagent/posagent/queue"
+)
+
+// healthz answers 200 when the store is open and the last Alipay call did
+// not need an operator, and 503 with the reasons, one a line, otherwise.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	reasons := unhealthy(s.source.Snapshot())
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if len(reasons) == 0 {
+		fmt.Fprintln(w, "ok")
+		return
+	}
+	w.WriteHeader(http.StatusServiceUnavailable)
+	for _, r := range reasons {
+		fmt.Fprintln(w, r)
+	}
+}
+
+// unhealthy lists what makes snap unhealthy; none when it is healthy.
+func unhealthy(snap Snapshot) []string {
+	var reasons []string
+	if !snap.Store.Open {
+		msg := "the payment store is not open"
+		if snap.Store.Error != "" {
+			msg += ": " + snap.Store.Error
+		}
+		reasons = append(reasons, msg)
+	}
+	if p := snap.Alipay.OperatorProblem; p != "" {
+		reasons = append(reasons, "the last Alipay call needs an operator: "+p)
+	}
+	return reasons
+}
+
+// statusJSON is the body of /api/status.
+type statusJSON struct {
+	Snapshot
+	UptimeSeconds float64  `json:"uptime_seconds"`
+	Healthy       bool     `json:"healthy"`
+	Problems      []string `json:"problems"`
+}
+
+func (s *Server) apiStatus(w http.ResponseWriter, r *http.Request) {
+	snap := s.snapshot()
+	problems := unhealthy(snap)
+	writeJSON(w, http.StatusOK, statusJSON{
+		Snapshot:      snap,
+		UptimeSeconds: snap.Uptime().Seconds(),
+		Healthy:       len(problems) == 0,
+		Problems:      append([]string{}, problems...),
+	})
+}
+
+// apiPayments lists payments as queue.List does; the query parameters are
+// the fields of queue.Filter: state (repeated or comma-separated), since
+// (RFC 3339 or a date, YYYY-MM-DD, taken as UTC midnight), follow_up=true
+// and limit.
+func (s *Server) apiPayments(w http.ResponseWriter, r *http.Request) {
+	f, err := ParseFilter(r.URL.Query())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	ps, err := s.store.List(f)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, fmt.Errorf("cannot read the payments: %w", err))
+		return
+	}
+	if ps == nil {
+		ps = []queue.Payment{}
+	}
+	writeJSON(w, http.StatusOK, ps)
+}
+
+// apiPayment returns one payment, or 404 when there is none by that id.
+func (s *Server) apiPayment(w http.ResponseWriter, r *http.Request) {
+	p, err := s.store.Get(r.PathValue("req"))
+	switch {
+	case errors.Is(err, queue.ErrNotFound):
+		writeError(w, http.StatusNotFound, err)
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, fmt.Errorf("cannot read the payment: %w", err))
+	default:
+		writeJSON(w, http.StatusOK, p)
+	}
+}
+
+// ParseFilter reads a queue.Filter from URL query values, the form
+// /api/payments takes and Client sends.
+func ParseFilter(q map[string][]string) (queue.Filter, error) {
+	var f queue.Filter
+	for _, v := range q["state"] {
+		for _, st := range strings.Split(v, ",") {
+			state := queue.State(strings.ToUpper(strings.TrimSpace(st)))
+			switch state {
+			case queue.Pending, queue.Cancelling, queue.Success, queue.Fail, queue.Cancelled:
+				f.States = append(f.States, state)
+			default:
+				return f, fmt.Errorf("state %q is not one of PENDING, CANCELLING, SUCCESS, FAIL, CANCELLED", st)
+			}
+		}
+	}
+	if v := first(q["since"]); v != "" {
+		t, err := ParseSince(v)
+		if err != nil {
+			return f, err
+		}
+		f.Since = t
+	}
+	if v := first(q["follow_up"]); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return f, fmt.Errorf("follow_up %q is not true or false", v)
+		}
+		f.FollowUp = b
+	}
+	if v := first(q["limit"]); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return f, fmt.Errorf("limit %q is not a whole number of payments", v)
+		}
+		f.Limit = n
+	}
+	return f, nil
+}
+
+// ParseSince reads a -since value: an RFC 3339 instant, or a date
+// (YYYY-MM-DD) meaning midnight UTC at its start.
+func ParseSince(v string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t.UTC(), nil
+	}
+	if t, err := time.Parse(time.DateOnly, v); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("since %q is neither a date (2026-11-30) nor an RFC 3339 time (2026-11-30T08:00:00Z)", v)
+}
+
+func first(vs []string) string {
+	if len(vs) == 0 {
+		return ""
+	}
+	return vs[0]
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+// errorJSON is the body of every error answer of the JSON API.
+type errorJSON struct {
+	Error string `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, code int, err error) {
+	writeJSON(w, code, errorJSON{Error: err.Error()})
+}

@@ -1,0 +1,9 @@
+// Package status serves what a technician needs to see of a running agent:
+// a health check, Prometheus metrics, the agent's state and its payments as
+// JSON, and a small self-refreshing HTML page, all from the binary and by
+// default on a loopback address only.
+//
+// The package reads; it never changes a payment. The agent supplies its state
+// through a Source and its payments through Payments (which *queue.Store
+// satisfies), and reports each Alipay call to a Metrics.
+package status

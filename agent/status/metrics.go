@@ -1,0 +1,102 @@
+package status
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// stateCollector turns a fresh Snapshot into metrics at every scrape, so the
+// agent keeps its counters in one place and needs no metric hooks of its own.
+type stateCollector struct {
+	snapshot func() Snapshot
+
+	payments  *prometheus.Desc
+	followUp  *prometheus.Desc
+	outbox    *prometheus.Desc
+	oldest    *prometheus.Desc
+	storeOpen *prometheus.Desc
+	linkUp    *prometheus.Desc
+	frames    *prometheus.Desc
+	naks      *prometheus.Desc
+	resends   *prometheus.Desc
+	reachable *prometheus.Desc
+	operator  *prometheus.Desc
+	startTime *prometheus.Desc
+	buildInfo *prometheus.Desc
+}
+
+func newStateCollector(snapshot func() Snapshot) *stateCollector {
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc(name, help, labels, nil)
+	}
+	return &stateCollector{
+		snapshot:  snapshot,
+		payments:  d("posagent_payments", "Payments kept in the store: pending, cancelling, undelivered (final, waiting for DONE) and delivered.", "state"),
+		followUp:  d("posagent_payments_follow_up", "Payments flagged for a person to look at."),
+		outbox:    d("posagent_outbox_size", "Final results waiting for the register's DONE."),
+		oldest:    d("posagent_oldest_pending_age_seconds", "Age of the oldest payment not final yet; 0 when there is none."),
+		storeOpen: d("posagent_store_open", "1 when the payment store is open."),
+		linkUp:    d("posagent_link_up", "1 when the serial link to the register is up.", "port"),
+		frames:    d("posagent_frames_total", "Frames on the register link, by direction.", "direction"),
+		naks:      d("posagent_naks_total", "NAK frames on the register link, by direction.", "direction"),
+		resends:   d("posagent_resends_total", "Data frames sent again to the register for want of an ACK."),
+		reachable: d("posagent_alipay_reachable", "1 when the last Alipay call got a verified answer."),
+		operator:  d("posagent_alipay_operator_problem", "1 when the last Alipay call failed for a reason only a person can fix."),
+		startTime: d("posagent_start_time_seconds", "When the agent started, in seconds since the Unix epoch."),
+		buildInfo: d("posagent_build_info", "Always 1; the label says the version.", "version"),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{
+		c.payments, c.followUp, c.outbox, c.oldest, c.storeOpen, c.linkUp, c.frames,
+		c.naks, c.resends, c.reachable, c.operator, c.startTime, c.buildInfo,
+	} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.snapshot()
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+
+	gauge(c.payments, float64(s.Store.Pending), "pending")
+	gauge(c.payments, float64(s.Store.Cancelling), "cancelling")
+	gauge(c.payments, float64(s.Store.Undelivered), "undelivered")
+	gauge(c.payments, float64(s.Store.Delivered), "delivered")
+	gauge(c.followUp, float64(s.Store.FollowUp))
+	gauge(c.outbox, float64(s.Store.Undelivered))
+	age := 0.0
+	if !s.Store.OldestPending.IsZero() {
+		age = max(s.Taken.Sub(s.Store.OldestPending).Seconds(), 0)
+	}
+	gauge(c.oldest, age)
+	gauge(c.storeOpen, boolValue(s.Store.Open))
+
+	gauge(c.linkUp, boolValue(s.Link.Up), s.Link.Port)
+	counter(c.frames, s.Link.FramesIn, "in")
+	counter(c.frames, s.Link.FramesOut, "out")
+	counter(c.naks, s.Link.NAKsIn, "in")
+	counter(c.naks, s.Link.NAKsOut, "out")
+	counter(c.resends, s.Link.Resends)
+
+	gauge(c.reachable, boolValue(s.Alipay.Reachable))
+	gauge(c.operator, boolValue(s.Alipay.OperatorProblem != ""))
+	if !s.Started.IsZero() {
+		gauge(c.startTime, float64(s.Started.UnixNano())/1e9)
+	}
+	gauge(c.buildInfo, 1, s.Version)
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,86 @@
+package status
+
+import "time"
+
+// Snapshot is the agent's state at one instant, as the status page, /api/status,
+// /healthz and /metrics show it. The agent builds a fresh one for every request;
+// a Snapshot is a copy and never changes after it is returned.
+type Snapshot struct {
+	Version string    `json:"version"`
+	Started time.Time `json:"started"` // when the agent started
+	Taken   time.Time `json:"taken"`   // when this snapshot was made
+
+	Link   Link   `json:"link"`
+	Alipay Alipay `json:"alipay"`
+	Store  Store  `json:"store"`
+}
+
+// Uptime is how long the agent had been running when s was taken.
+func (s Snapshot) Uptime() time.Duration {
+	if s.Started.IsZero() {
+		return 0
+	}
+	return s.Taken.Sub(s.Started)
+}
+
+// Link is the state of the serial link to the register.
+type Link struct {
+	Port   string    `json:"port"`             // as configured: a device name or "auto"
+	Device string    `json:"device,omitempty"` // the device open now, or last open
+	USB    string    `json:"usb,omitempty"`    // its USB identity, VID:PID[:SERIAL], where known
+	Up     bool      `json:"up"`               // the port is open and the register answers
+	Since  time.Time `json:"since"`            // when Up last changed
+	Error  string    `json:"error,omitempty"`  // why the link is down, when it is
+
+	// Counters since the agent started.
+	FramesIn  uint64 `json:"frames_in"`
+	FramesOut uint64 `json:"frames_out"`
+	NAKsIn    uint64 `json:"naks_in"`  // NAKs the register sent us
+	NAKsOut   uint64 `json:"naks_out"` // NAKs we sent the register
+	Resends   uint64 `json:"resends"`  // data frames sent again for want of an ACK
+}
+
+// Alipay is what the agent knows of its connection to Alipay.
+type Alipay struct {
+	Endpoint string `json:"endpoint"`
+	ClientID string `json:"client_id"`
+
+	// Reachable is true when the last call got a verified answer from
+	// Alipay, whatever that answer said.
+	Reachable bool      `json:"reachable"`
+	LastCall  time.Time `json:"last_call"` // zero before the first call
+
+	// OperatorProblem is empty unless the last call failed for a reason only
+	// a person can fix (a wrong key, client id or clock); it then says what.
+	OperatorProblem string `json:"operator_problem,omitempty"`
+
+	// Errors are the last few failed calls, newest first.
+	Errors []CallError `json:"errors"`
+}
+
+// CallError is one Alipay call that did not get a usable answer.
+type CallError struct {
+	Time    time.Time `json:"time"`
+	Call    string    `json:"call"`              // inquiry or cancel
+	Request string    `json:"request,omitempty"` // the paymentRequestId asked about
+	Outcome string    `json:"outcome"`           // the class of failure
+	Message string    `json:"message"`
+}
+
+// Store is the state of the payment store. The agent fills Open, Path and
+// Error; the Server fills the counts from the store itself.
+type Store struct {
+	Open  bool   `json:"open"`
+	Path  string `json:"path"`
+	Error string `json:"error,omitempty"` // why it is not open, or cannot be read
+
+	Pending     int `json:"pending"`     // being asked about
+	Cancelling  int `json:"cancelling"`  // being cancelled
+	Undelivered int `json:"undelivered"` // final, waiting for the register's DONE (the outbox)
+	Delivered   int `json:"delivered"`   // final and confirmed, kept for audit
+	FollowUp    int `json:"follow_up"`   // flagged for a person to look at
+
+	// OldestPending is when the oldest payment that is not final yet was
+	// accepted; zero when there is none.
+	OldestPending time.Time `json:"oldest_pending"`
+}

@@ -1,0 +1,45 @@
+package status
+
+import (
+	"fmt"
+
+	"github.com/posagent/posagent/queue"
+)
+
+// Payments is the read side of the payment store that the Server shows;
+// *queue.Store satisfies it.
+type Payments interface {
+	Get(req string) (queue.Payment, error)
+	List(f queue.Filter) ([]queue.Payment, error)
+	Unfinished() ([]queue.Payment, error)
+	Outbox() ([]queue.Payment, error)
+	Stats() (queue.Stats, error)
+}
+
+// fillStore completes st with the counts read from store. A store that
+// cannot be read leaves the counts at zero and says why in st.Error.
+func fillStore(st *Store, store Payments) {
+	if !st.Open {
+		return
+	}
+	stats, err := store.Stats()
+	if err != nil {
+		st.Error = fmt.Sprintf("cannot read the store: %v", err)
+		return
+	}
+	st.Pending = stats.Pending
+	st.Cancelling = stats.Cancelling
+	st.Undelivered = stats.Undelivered
+	st.Delivered = stats.Delivered
+	st.FollowUp = stats.FollowUp
+	unfinished, err := store.Unfinished()
+	if err != nil {
+		st.Error = fmt.Sprintf("cannot read the store: %v", err)
+		return
+	}
+	for _, p := range unfinished {
+		if st.OldestPending.IsZero() || p.AcceptedAt.Before(st.OldestPending) {
+			st.OldestPending = p.AcceptedAt
+		}
+	}
+}
