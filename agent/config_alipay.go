@@ -1,0 +1,63 @@
+package agent
+
+import (
+	"strings"
+
+	"github.com/posagent/posagent/alipay"
+)
+
+// AlipayConfig loads the two key files named in [alipay] and returns what
+// alipay.NewClient needs. Its clock is left nil, which alipay takes as the
+// system clock; callers with a clock of their own set Now.
+//
+// A key file that cannot be used gives a *ConfigError with one problem for
+// each such file, naming its key in the configuration file.
+func (c *Config) AlipayConfig() (alipay.Config, error) {
+	var problems []Problem
+	priv, err := alipay.LoadPrivateKey(c.Alipay.PrivateKeyFile)
+	if err != nil {
+		problems = append(problems, Problem{File: c.Path, Key: "alipay.private_key_file", Msg: err.Error()})
+	}
+	pub, err := alipay.LoadPublicKey(c.Alipay.AlipayPublicKeyFile)
+	if err != nil {
+		problems = append(problems, Problem{File: c.Path, Key: "alipay.alipay_public_key_file", Msg: err.Error()})
+	}
+	if len(problems) > 0 {
+		return alipay.Config{}, &ConfigError{Problems: problems}
+	}
+	return alipay.Config{
+		Endpoint:          c.Alipay.Endpoint,
+		ClientID:          c.Alipay.ClientID,
+		PrivateKey:        priv,
+		AlipayPublicKey:   pub,
+		KeyVersion:        c.Alipay.KeyVersion,
+		MerchantAccountID: c.Alipay.MerchantAccountID,
+		Timeout:           c.Alipay.Timeout,
+	}, nil
+}
+
+// CheckConfig does what `posagent config check` promises: it loads and
+// checks the configuration file at path and then the key files it names,
+// makes sure alipay.NewClient takes the result, and returns both ready for
+// use. The error is LoadConfig's, or a *ConfigError listing every problem
+// with the key files or the [alipay] section.
+func CheckConfig(path string) (*Config, alipay.Config, error) {
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		return nil, alipay.Config{}, err
+	}
+	ac, err := cfg.AlipayConfig()
+	if err != nil {
+		return nil, alipay.Config{}, err
+	}
+	// LoadConfig applies the client's own rules already; this keeps the two
+	// from drifting apart unnoticed.
+	if _, err := alipay.NewClient(ac); err != nil {
+		var problems []Problem
+		for _, line := range strings.Split(err.Error(), "\n") {
+			problems = append(problems, Problem{File: path, Key: "alipay", Msg: line})
+		}
+		return nil, alipay.Config{}, &ConfigError{Problems: problems}
+	}
+	return cfg, ac, nil
+}

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/posagent/posagent/agent"
+)
+
+// newFlagSet returns a flag set for the subcommand name whose usage text,
+// written to stderr on a mistake, shows synopsis and the flags.
+func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: posagent %s %s\n", name, synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses args into fs and refuses arguments left over. done is true
+// when the command must stop at once with the exit status code: after -h
+// (status 0) or a usage mistake (status 2, with the usage text on stderr).
+func parse(fs *flag.FlagSet, args []string) (code int, done bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK, true
+		}
+		return exitUsage, true
+	}
+	if fs.NArg() > 0 {
+		return usageError(fs, "unexpected argument %q", fs.Arg(0)), true
+	}
+	return exitOK, false
+}
+
+// usageError writes the mistake and the usage text to the flag set's output
+// and returns the usage exit status.
+func usageError(fs *flag.FlagSet, format string, args ...any) int {
+	fmt.Fprintf(fs.Output(), "posagent %s: %s\n", fs.Name(), fmt.Sprintf(format, args...))
+	fs.Usage()
+	return exitUsage
+}
+
+// configFlag adds the -config flag to fs; resolve the result with
+// configPath.
+func configFlag(fs *flag.FlagSet) *string {
+	return fs.String("config", "", "configuration file (default: $"+agent.ConfigEnv+", else "+agent.DefaultConfigPath()+")")
+}
+
+// configPath applies the precedence of DESIGN.md: the -config flag, then the
+// environment, then the platform's default.
+func configPath(flagValue string) string {
+	return agent.ResolveConfigPath(flagValue, os.Getenv)
+}
