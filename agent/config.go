@@ -24,6 +24,11 @@ type Config struct {
 	Storage  StorageSection  `toml:"storage"`
 	Log      LogSection      `toml:"log"`
 	Status   StatusSection   `toml:"status"`
+
+	// lines maps the dotted keys of the file to their lines, so that
+	// problems found after loading (such as an unreadable key file) can
+	// point at the line too.
+	lines map[string]int
 }
 
 // PortAuto is the register.port value that asks posagent to find the port by
@@ -187,6 +192,7 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 		return nil, &ConfigError{Problems: sortProblems(d.problems)}
 	}
 	cfg := d.cfg
+	cfg.lines = d.lines
 	return &cfg, nil
 }
 

@@ -16,11 +16,11 @@ func (c *Config) AlipayConfig() (alipay.Config, error) {
 	var problems []Problem
 	priv, err := alipay.LoadPrivateKey(c.Alipay.PrivateKeyFile)
 	if err != nil {
-		problems = append(problems, Problem{File: c.Path, Key: "alipay.private_key_file", Msg: err.Error()})
+		problems = append(problems, c.problem("alipay.private_key_file", err))
 	}
 	pub, err := alipay.LoadPublicKey(c.Alipay.AlipayPublicKeyFile)
 	if err != nil {
-		problems = append(problems, Problem{File: c.Path, Key: "alipay.alipay_public_key_file", Msg: err.Error()})
+		problems = append(problems, c.problem("alipay.alipay_public_key_file", err))
 	}
 	if len(problems) > 0 {
 		return alipay.Config{}, &ConfigError{Problems: problems}
@@ -34,6 +34,12 @@ func (c *Config) AlipayConfig() (alipay.Config, error) {
 		MerchantAccountID: c.Alipay.MerchantAccountID,
 		Timeout:           c.Alipay.Timeout,
 	}, nil
+}
+
+// problem returns err as a Problem with key, at the key's line in the file
+// when known.
+func (c *Config) problem(key string, err error) Problem {
+	return Problem{File: c.Path, Line: c.lines[key], Key: key, Msg: err.Error()}
 }
 
 // CheckConfig does what `posagent config check` promises: it loads and

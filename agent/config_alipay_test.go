@@ -97,10 +97,10 @@ func TestCheckConfigReportsEachBadKeyFile(t *testing.T) {
 		t.Fatalf("CheckConfig = %v, want a *ConfigError", err)
 	}
 	checkProblems(t, ce.Problems, []wantProblem{
-		{0, "alipay.private_key_file", "public key where the merchant private key belongs"},
-		{0, "alipay.alipay_public_key_file", "absent.pem cannot be read"},
+		{6, "alipay.private_key_file", "public key where the merchant private key belongs"},
+		{7, "alipay.alipay_public_key_file", "absent.pem cannot be read"},
 	})
-	if !strings.HasPrefix(ce.Error(), path+": alipay.private_key_file: ") {
+	if !strings.HasPrefix(ce.Error(), path+":6: alipay.private_key_file: ") {
 		t.Errorf("error %q should start with the file and key", ce.Error())
 	}
 }
