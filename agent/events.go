@@ -27,6 +27,8 @@ const (
 	reqHello  // a HELLO exchange completed: resend every unconfirmed RESULT
 	reqLinkUp // the port is open
 	reqLinkDown
+	reqOpenFailed // the port could not be opened; the link tries again
+	reqUnknownReq // a CANCEL or QUERY whose req is invalid: answered UNKNOWN
 	reqIgnore
 )
 
@@ -48,6 +50,14 @@ func (a *Agent) handle(r request) {
 		if s, ok := a.handleQuery(r.req); ok {
 			a.enqueue(statusMessage(s))
 		}
+	case reqUnknownReq:
+		a.enqueue(statusMessage(status{req: r.req, state: stateUnknown}))
+	case reqOpenFailed:
+		if r.err == a.state.LinkError {
+			return // the same failure again: logged once
+		}
+		a.setState(func(s *Snapshot) { s.LinkError = r.err })
+		a.log.Warn().Str("why", r.err).Msg("cannot open the register port; trying again with backoff")
 	case reqDone:
 		a.handleDone(r.req, now)
 	case reqHello:

@@ -35,6 +35,7 @@ type command struct {
 // commands lists the subcommands in the order the usage text shows them.
 func commands() []command {
 	return []command{
+		{"run", "[-config PATH]", "run the agent in the foreground (what the service runs)", runRun},
 		{"queue", "list|show REQ [-config PATH] [-json]", "list the stored payments, or show one with its audit trail", runQueue},
 		{"inquire", "[-config PATH] (-request-id ID | -payment-id ID) [-json]", "one signed inquiryPayment; prints Alipay's verified answer", runInquire},
 		{"config", "check [-config PATH]", "validate the configuration and the key files", runConfig},

@@ -1,0 +1,54 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/rs/zerolog"
+
+	"github.com/posagent/posagent/alipay"
+	"github.com/posagent/posagent/device"
+	"github.com/posagent/posagent/queue"
+)
+
+// Serve is `posagent run`: it opens the payment store named by cfg, builds
+// the Alipay client and the register link from cfg, and runs an Agent until
+// ctx ends; then it closes the store. A store that cannot be opened, or a
+// key that cannot be used, stops it before anything is sent or called.
+func Serve(ctx context.Context, cfg *Config, log zerolog.Logger) (err error) {
+	apCfg, err := cfg.AlipayConfig()
+	if err != nil {
+		return err
+	}
+	client, err := alipay.NewClient(apCfg)
+	if err != nil {
+		return fmt.Errorf("the [alipay] section cannot be used: %w", err)
+	}
+	store, err := queue.Open(cfg.Storage.Path, queue.Options{})
+	if err != nil {
+		return fmt.Errorf("cannot open the payment store: %w", err)
+	}
+	defer func() {
+		if cerr := store.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("close the payment store: %w", cerr))
+		}
+	}()
+	if r := store.Report(); r != nil {
+		log.Error().Str("report", r.String()).Msg("the payment store failed its integrity check and was salvaged")
+	}
+	line := device.NewLine(device.PortConfig{
+		Path: cfg.Register.Port, USB: cfg.Register.USB, Baud: cfg.Register.Baud,
+		Parity: cfg.Register.Parity, StopBits: cfg.Register.StopBits,
+	})
+	log.Info().Str("port", cfg.Register.Port).Str("store", cfg.Storage.Path).Str("endpoint", cfg.Alipay.Endpoint).
+		Str("client_id", cfg.Alipay.ClientID).Msg("posagent starting")
+	a := New(store, client, line, Options{
+		Polling:   cfg.Polling,
+		Retention: cfg.Storage.Retention,
+		Log:       log,
+	})
+	err = a.Run(ctx)
+	log.Info().Msg("posagent stopped")
+	return err
+}
