@@ -182,7 +182,7 @@ func errNotRSA(kind string) error {
 
 func checkSize(bits int) error {
 	if bits < MinKeyBits {
-		return fmt.Errorf("%w: it has %d bits; generate a pair of %d bits or more in the Antom portal", ErrKeyTooSmall, bits, MinKeyBits)
+		return fmt.Errorf("%w: it has %d bits where Alipay AMS needs %d or more; use a 2048-bit key pair from the Antom portal", ErrKeyTooSmall, bits, MinKeyBits)
 	}
 	return nil
 }
