@@ -88,7 +88,7 @@ func smashLeaf(t *testing.T, data []byte) ([]byte, []string) {
 	if at < 0 {
 		t.Fatal("record pos-000150 not found in the file")
 	}
-	ps := 4096
+	ps := pageSize(data)
 	start := at / ps * ps
 	var ids []string
 	for _, m := range reqPattern.FindAllSubmatch(data[start:start+ps], -1) {
@@ -102,7 +102,7 @@ func smashLeaf(t *testing.T, data []byte) ([]byte, []string) {
 
 // smashMeta overwrites both meta pages, so bbolt cannot open the file.
 func smashMeta(t *testing.T, data []byte) ([]byte, []string) {
-	for i := range 2 * 4096 {
+	for i := range 2 * pageSize(data) {
 		data[i] = byte(i)
 	}
 	return data, nil
@@ -110,7 +110,8 @@ func smashMeta(t *testing.T, data []byte) ([]byte, []string) {
 
 // truncate cuts the file to 60% of its size.
 func truncate(t *testing.T, data []byte) ([]byte, []string) {
-	return data[:len(data)*6/10/4096*4096], nil
+	ps := pageSize(data)
+	return data[:len(data)*6/10/ps*ps], nil
 }
 
 func TestCorruptFileIsMovedAsideAndSalvaged(t *testing.T) {
@@ -233,17 +234,73 @@ func TestCorruptFileIsMovedAsideAndSalvaged(t *testing.T) {
 
 func TestReadOnlyOpenReportsCorruption(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "posagent.db")
-	writeFixture(t, path, 50)
-	data, _ := os.ReadFile(path)
-	data, _ = garbleRecord(t, data)
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	damage(t, path, 50)
 	_, err := Open(path, Options{ReadOnly: true})
 	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "pos-000042") {
 		t.Fatalf("read-only Open of a damaged file = %v; want ErrCorrupt naming the record", err)
 	}
 	if m, _ := filepath.Glob(path + ".corrupt-*"); len(m) != 0 {
 		t.Fatalf("read-only Open moved the file: %v", m)
+	}
+}
+
+// damage writes a fixture of n payments to path and garbles one record.
+func damage(t *testing.T, path string, n int) []byte {
+	t.Helper()
+	writeFixture(t, path, n)
+	data, _ := os.ReadFile(path)
+	data, _ = garbleRecord(t, data)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func TestFailedSalvageLeavesDamagedFileInPlace(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "posagent.db")
+	data := damage(t, path, 100)
+	// Something the salvage cannot replace stands where it writes.
+	if err := os.MkdirAll(filepath.Join(salvageName(path), "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(path, Options{}); err == nil || !strings.Contains(err.Error(), "could not be written") {
+		t.Fatalf("Open with the salvage blocked = %v; want an error", err)
+	}
+	if now, err := os.ReadFile(path); err != nil || !bytes.Equal(now, data) {
+		t.Fatalf("the damaged file was not left in place: %v", err)
+	}
+	if m, _ := filepath.Glob(path + ".corrupt-*"); len(m) != 0 {
+		t.Fatalf("the damaged file was moved although nothing was saved: %v", m)
+	}
+
+	os.RemoveAll(salvageName(path))
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if r := s.Report(); r == nil || len(r.Salvaged) != 99 {
+		t.Fatalf("second salvage report = %v", r)
+	}
+}
+
+func TestSalvageCutShortIsCompletedAtOpen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "posagent.db")
+	want := writeFixture(t, path, 20)
+	// As if the process died after moving the damaged file aside and
+	// before moving the salvaged file into place.
+	if err := os.Rename(path, salvageName(path)); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got, _ := s.List(Filter{}); len(got) != len(want) {
+		t.Fatalf("store holds %d payments; want the %d salvaged", len(got), len(want))
+	}
+	if _, err := os.Lstat(salvageName(path)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("salvage file still there: %v", err)
 	}
 }

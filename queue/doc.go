@@ -2,4 +2,18 @@
 // state transitions as single transactions, a due-time index, the outbox of
 // results waiting for the register, a bounded audit trail per payment,
 // retention, and an integrity check with salvage at open.
+//
+// Every change is one bbolt write transaction, synced to disk before the
+// method returns (bbolt's default; NoSync is never set), so a caller may act
+// on a change (answer ACCEPTED, send a RESULT) as soon as the call returns.
+// A payment moves PENDING -> CANCELLING -> final, or PENDING -> final; a
+// final state never changes (see transition.go). The record and the index
+// keys derived from it are always written in the same transaction (see
+// layout.go), so Due, Next, Outbox and Unfinished read small indexes instead
+// of every record.
+//
+// Records are JSON of Payment under schema version 1, stamped in the file; a
+// file from a newer program is refused. Open runs Check: a file that fails
+// it is replaced by a fresh file holding every record that could be read,
+// the damaged one is kept beside it, and Store.Report says what was saved.
 package queue

@@ -56,26 +56,72 @@ func (r *Report) String() string {
 	return b.String()
 }
 
-// salvage moves the damaged file aside, reads what it can from it, writes
-// that into a fresh file at s.path and opens it. problem is what the
-// integrity check found.
+// salvage reads what it can from the damaged file at s.path, writes it
+// into a new file beside it, and only when that is on disk moves the
+// damaged file aside and the new one into its place, then opens it. If the
+// new file cannot be written (a full disk), the damaged file stays where it
+// is and the next Open tries again. problem is what the integrity check
+// found.
 func (s *Store) salvage(problem error, timeout time.Duration) error {
-	moved, err := moveAside(s.path, s.now())
-	if err != nil {
-		return fmt.Errorf("the store %s is damaged (%v) and could not be moved aside: %w", s.path, problem, err)
-	}
-	found, rep := readDamaged(moved, timeout)
-	rep.Path, rep.MovedTo, rep.Problem = s.path, moved, problem.Error()
-
-	db, err := openBolt(s.path, false, timeout)
-	if err != nil {
-		return fmt.Errorf("the store %s was damaged and moved to %s, but a fresh file could not be made: %w", s.path, moved, err)
-	}
+	found, rep := readDamaged(s.path, timeout)
+	rep.Path, rep.Problem = s.path, problem.Error()
 	ids := make([]string, 0, len(found))
 	for id := range found {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
+	rep.Salvaged = ids
+
+	tmp := salvageName(s.path)
+	if err := writeSalvage(tmp, found, ids, timeout); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("the store %s is damaged (%v) and the payments read from it could not be written to %s: %w", s.path, problem, tmp, err)
+	}
+	moved, err := moveAside(s.path, s.now())
+	if err != nil {
+		return fmt.Errorf("the store %s is damaged (%v) and could not be moved aside: %w", s.path, problem, err)
+	}
+	rep.MovedTo = moved
+	if err := os.Rename(tmp, s.path); err != nil {
+		return fmt.Errorf("the store %s was damaged and moved to %s, but the saved payments in %s could not be put in its place: %w", s.path, moved, tmp, err)
+	}
+	db, err := openBolt(s.path, false, timeout)
+	if err != nil {
+		return fmt.Errorf("the store %s was damaged and moved to %s, but the fresh file does not open: %w", s.path, moved, err)
+	}
+	s.db, s.report = db, rep
+	return nil
+}
+
+// salvageName is the file a salvage is written to before it replaces the
+// damaged one.
+func salvageName(path string) string { return path + ".salvage" }
+
+// finishSalvage completes a salvage cut short between moving the damaged
+// file aside and moving the new file into place.
+func finishSalvage(path string) error {
+	if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if _, err := os.Lstat(salvageName(path)); err != nil {
+		return nil
+	}
+	if err := os.Rename(salvageName(path), path); err != nil {
+		return fmt.Errorf("put the salvaged store %s in place: %w", salvageName(path), err)
+	}
+	return nil
+}
+
+// writeSalvage writes the payments found into a new store file at path,
+// rebuilding every index from the records.
+func writeSalvage(path string, found map[string]Payment, ids []string, timeout time.Duration) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	db, err := openBolt(path, false, timeout)
+	if err != nil {
+		return err
+	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		if err := initLayout(tx); err != nil {
 			return err
@@ -88,13 +134,10 @@ func (s *Store) salvage(problem error, timeout time.Duration) error {
 		}
 		return nil
 	})
-	if err != nil {
-		db.Close()
-		return fmt.Errorf("the store %s was damaged and moved to %s, but the saved payments could not be written to a fresh file: %w", s.path, moved, err)
+	if cerr := db.Close(); err == nil {
+		err = cerr
 	}
-	rep.Salvaged = ids
-	s.db, s.report = db, rep
-	return nil
+	return err
 }
 
 // moveAside renames path to "<path>.corrupt-<UTC time>", adding a counter

@@ -47,9 +47,10 @@ const fileMode = 0o600
 //
 // A file held by another process gives ErrLocked after Options.LockTimeout.
 // A file from a newer program gives ErrSchema. A file that fails the
-// integrity check (Check) is moved aside as "<path>.corrupt-<UTC time>",
-// every record that can still be read is copied into a fresh file at path,
-// and Open returns the fresh store; Store.Report says what happened. Other
+// integrity check (Check) is replaced: every record that can still be read
+// is copied into a fresh file, the damaged file is moved aside as
+// "<path>.corrupt-<UTC time>", the fresh one takes its place, and Open
+// returns it; Store.Report says what was and was not saved. Other
 // errors (permissions, a missing folder, a full disk) are returned as they
 // are and leave the file alone.
 func Open(path string, opts Options) (*Store, error) {
@@ -62,6 +63,11 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = 2 * time.Second
+	}
+	if !opts.ReadOnly {
+		if err := finishSalvage(path); err != nil {
+			return nil, err
+		}
 	}
 	db, err := openBolt(path, opts.ReadOnly, opts.LockTimeout)
 	if err == nil {
