@@ -177,6 +177,9 @@ func verifyAfterCrash(t *testing.T, path string, k int, accepted map[string]bool
 	if err := s.Check(); err != nil {
 		t.Fatalf("kill %d: %v", k, err)
 	}
+	if _, err := s.List(Filter{}); err != nil { // decodes every record in full
+		t.Fatalf("kill %d: %v", k, err)
+	}
 	for id := range accepted {
 		p, err := s.Get(id)
 		if err != nil {
