@@ -1,0 +1,120 @@
+package agent
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/posagent/posagent/alipay"
+)
+
+// DoctorOptions adjust Doctor. The zero value checks the real thing.
+type DoctorOptions struct {
+	// Now is the terminal's clock, compared with Alipay's; time.Now when nil.
+	Now func() time.Time
+	// RootCAs, when not nil, are trusted for the endpoint's TLS certificate
+	// instead of the system's.
+	RootCAs *x509.CertPool
+	// LockTimeout is how long the store check waits for the file lock
+	// before it concludes that a running agent holds it; 500 ms when zero.
+	LockTimeout time.Duration
+}
+
+// Doctor checks, in order, everything posagent needs to work and writes one
+// line per check to out: OK, WARN or FAIL (and SKIP for a check that cannot
+// run because one before it failed), each line that is not OK saying what to
+// do. It reports whether nothing failed. It never changes anything: the
+// store is opened read-only, and the serial port is opened only when no
+// running agent holds the store.
+//
+// The checks: the configuration file; the key files and the key pair;
+// the payment store; the serial port and its USB identity; DNS and TLS (a TCP
+// connection for a plain-http loopback endpoint) to the Alipay endpoint; a
+// signed inquiryPayment of a made-up id, which must be answered with a signed
+// F ORDER_NOT_EXIST, proving keys, client id and clock together; and the
+// clock against the Date of Alipay's answer.
+func Doctor(ctx context.Context, cfgPath string, out io.Writer, opts DoctorOptions) bool {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = 500 * time.Millisecond
+	}
+	r := &doctorReport{w: out}
+
+	cfg, err := LoadConfig(cfgPath)
+	if err != nil {
+		r.fail("config", err.Error())
+		for _, check := range []string{"keys", "store", "port", "network", "inquiry", "clock"} {
+			r.skip(check, "needs a configuration file that loads")
+		}
+		return r.ok()
+	}
+	r.pass("config", fmt.Sprintf("%s is valid", cfg.Path))
+
+	ac, keysOK := checkKeys(r, cfg)
+	storeHeld := checkStore(r, cfg, opts.LockTimeout)
+	checkPort(r, cfg, storeHeld)
+	date, reached := checkNetwork(ctx, r, cfg, opts)
+	switch {
+	case !keysOK:
+		r.skip("inquiry", "needs key files that load")
+	case !reached:
+		r.skip("inquiry", "needs the endpoint to be reachable")
+	default:
+		checkInquiry(ctx, r, ac, opts)
+	}
+	checkClock(r, date, opts.Now)
+	return r.ok()
+}
+
+// doctorReport writes Doctor's lines and remembers whether any failed.
+type doctorReport struct {
+	w      io.Writer
+	failed bool
+}
+
+// Levels of a Doctor line.
+const (
+	levelOK   = "OK"
+	levelWarn = "WARN"
+	levelFail = "FAIL"
+	levelSkip = "SKIP"
+)
+
+func (r *doctorReport) pass(check, msg string) { r.line(levelOK, check, msg) }
+func (r *doctorReport) warn(check, msg string) { r.line(levelWarn, check, msg) }
+func (r *doctorReport) skip(check, msg string) { r.line(levelSkip, check, msg) }
+func (r *doctorReport) fail(check, msg string) {
+	r.failed = true
+	r.line(levelFail, check, msg)
+}
+
+// line writes "LEVEL check   message"; the further lines of a message of
+// several lines are indented under the first.
+func (r *doctorReport) line(level, check, msg string) {
+	lines := strings.Split(strings.TrimRight(msg, "\n"), "\n")
+	fmt.Fprintf(r.w, "%-4s  %-8s  %s\n", level, check, lines[0])
+	for _, l := range lines[1:] {
+		fmt.Fprintf(r.w, "%-4s  %-8s    %s\n", "", "", strings.TrimSpace(l))
+	}
+}
+
+func (r *doctorReport) ok() bool { return !r.failed }
+
+// doctorRequestID is the made-up paymentRequestId the inquiry check asks
+// about; no merchant uses it, so Alipay must answer ORDER_NOT_EXIST.
+func doctorRequestID(now time.Time) string {
+	return fmt.Sprintf("posagent-doctor-%d", now.UnixNano())
+}
+
+// alipayOptions returns the client options for opts.
+func (opts DoctorOptions) alipayOptions() []alipay.Option {
+	if opts.RootCAs == nil {
+		return nil
+	}
+	return []alipay.Option{alipay.WithRootCAs(opts.RootCAs)}
+}

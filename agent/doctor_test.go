@@ -1,0 +1,351 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+
+	"github.com/posagent/posagent/alipay"
+	"github.com/posagent/posagent/alipay/alipaytest"
+	"github.com/posagent/posagent/queue"
+)
+
+// doctorSetup is a terminal as a technician finds it: a configuration
+// file, key files, a store and a serial port, all in a temporary folder, and
+// a fake Alipay behind the endpoint.
+type doctorSetup struct {
+	dir      string
+	srv      *alipaytest.Server
+	cfgPath  string
+	port     string // the register port: a pty's terminal side
+	endpoint string
+	clientID string
+	store    string
+}
+
+func newDoctorSetup(t *testing.T, opts ...alipaytest.Option) *doctorSetup {
+	t.Helper()
+	srv := alipaytest.NewServer(opts...)
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	if _, _, err := srv.WriteKeyFiles(dir); err != nil {
+		t.Fatal(err)
+	}
+	s := &doctorSetup{
+		dir:      dir,
+		srv:      srv,
+		cfgPath:  filepath.Join(dir, "posagent.toml"),
+		port:     openPTY(t),
+		endpoint: srv.URL,
+		clientID: srv.ClientID,
+		store:    filepath.Join(dir, "posagent.db"),
+	}
+	st, err := queue.Open(s.store, queue.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	return s
+}
+
+// openPTY returns the terminal side of a new pseudo-terminal pair, kept open
+// for the test, or skips the test where there are no ptys.
+func openPTY(t *testing.T) string {
+	t.Helper()
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	t.Cleanup(func() { tty.Close(); ptmx.Close() })
+	return tty.Name()
+}
+
+// write writes the configuration file for the current fields.
+func (s *doctorSetup) write(t *testing.T) {
+	t.Helper()
+	cfg := fmt.Sprintf(`[register]
+port = %q
+
+[alipay]
+endpoint = %q
+client_id = %q
+private_key_file = "merchant_private_key.pem"
+alipay_public_key_file = "alipay_public_key.pem"
+timeout = "5s"
+
+[storage]
+path = %q
+`, s.port, s.endpoint, s.clientID, s.store)
+	if err := os.WriteFile(s.cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// run runs Doctor and returns its result and its lines by check name.
+func (s *doctorSetup) run(t *testing.T, now func() time.Time) (bool, map[string]string, string) {
+	t.Helper()
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ok := Doctor(ctx, s.cfgPath, &out, DoctorOptions{Now: now})
+	lines := map[string]string{}
+	for _, l := range strings.Split(out.String(), "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 2 && (f[0] == "OK" || f[0] == "WARN" || f[0] == "FAIL" || f[0] == "SKIP") {
+			lines[f[1]] = l
+		}
+	}
+	return ok, lines, out.String()
+}
+
+func writePublicKeyPEM(t *testing.T, path string, pub any) {
+	t.Helper()
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	data, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// closedPort returns a loopback address nothing listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+func TestDoctor(t *testing.T) {
+	type want struct {
+		level, text string
+	}
+	tests := []struct {
+		name    string
+		server  []alipaytest.Option
+		setup   func(t *testing.T, s *doctorSetup)
+		skew    time.Duration // the fake Alipay's clock against the terminal's
+		wantOK  bool
+		want    map[string]want // lines not listed must be OK
+		wantSee []string        // further text in the output
+	}{
+		{
+			name:   "all OK",
+			wantOK: true,
+			want:   map[string]want{},
+		},
+		{
+			name: "private key does not match the one Alipay has",
+			setup: func(t *testing.T, s *doctorSetup) {
+				copyFile(t, "testdata/doctor/other_private_key.pem", filepath.Join(s.dir, alipaytest.PrivateKeyFile))
+			},
+			wantOK: false,
+			want:   map[string]want{"inquiry": {"FAIL", "INVALID_SIGNATURE"}},
+		},
+		{
+			name: "Alipay public key file holds the merchant's own public key",
+			setup: func(t *testing.T, s *doctorSetup) {
+				writePublicKeyPEM(t, filepath.Join(s.dir, alipaytest.PublicKeyFile), &s.srv.MerchantKey.PublicKey)
+			},
+			wantOK: false,
+			want:   map[string]want{"keys": {"FAIL", "merchant's own public key"}, "inquiry": {"SKIP", "key files"}},
+		},
+		{
+			name: "Alipay public key file holds another key",
+			setup: func(t *testing.T, s *doctorSetup) {
+				key, err := alipay.LoadPrivateKey("testdata/doctor/other_private_key.pem")
+				if err != nil {
+					t.Fatal(err)
+				}
+				writePublicKeyPEM(t, filepath.Join(s.dir, alipaytest.PublicKeyFile), &key.PublicKey)
+			},
+			wantOK: false,
+			want:   map[string]want{"inquiry": {"FAIL", "does not verify with the key in alipay.alipay_public_key_file"}},
+		},
+		{
+			name:   "private key file missing",
+			setup:  func(t *testing.T, s *doctorSetup) { os.Remove(filepath.Join(s.dir, alipaytest.PrivateKeyFile)) },
+			wantOK: false,
+			want:   map[string]want{"keys": {"FAIL", "alipay.private_key_file"}, "inquiry": {"SKIP", "key files"}},
+		},
+		{
+			name:   "wrong client id",
+			setup:  func(t *testing.T, s *doctorSetup) { s.clientID = "TEST_2188000000009999" },
+			wantOK: false,
+			want:   map[string]want{"inquiry": {"FAIL", "CLIENT_INVALID"}},
+		},
+		{
+			name:   "unreachable endpoint",
+			setup:  func(t *testing.T, s *doctorSetup) { s.endpoint = "http://" + closedPort(t) },
+			wantOK: false,
+			want: map[string]want{
+				"network": {"FAIL", "cannot connect"},
+				"inquiry": {"SKIP", "reachable"},
+				"clock":   {"SKIP", "no Date"},
+			},
+		},
+		{
+			name:   "missing port",
+			setup:  func(t *testing.T, s *doctorSetup) { s.port = filepath.Join(s.dir, "ttyUSB9") },
+			wantOK: false,
+			want:   map[string]want{"port": {"FAIL", "ttyUSB9"}},
+		},
+		{
+			name:   "store held by a running agent, port left alone",
+			setup:  func(t *testing.T, s *doctorSetup) { holdStore(t, s.store) },
+			wantOK: true,
+			want:   map[string]want{},
+			wantSee: []string{
+				"in use by a running posagent",
+				"held by the running posagent",
+			},
+		},
+		{
+			name:   "clock two minutes behind",
+			skew:   2 * time.Minute,
+			wantOK: true,
+			want:   map[string]want{"clock": {"WARN", "behind Alipay"}},
+		},
+		{
+			name:   "clock ten minutes ahead",
+			server: []alipaytest.Option{alipaytest.WithRequestTimeTolerance(5 * time.Minute)},
+			skew:   -10 * time.Minute,
+			wantOK: false,
+			want: map[string]want{
+				"clock":   {"FAIL", "ahead of Alipay"},
+				"inquiry": {"FAIL", "INVALID_SIGNATURE"},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newDoctorSetup(t, tt.server...)
+			if tt.setup != nil {
+				tt.setup(t, s)
+			}
+			s.write(t)
+			s.srv.SetClockSkew(tt.skew)
+			ok, lines, out := s.run(t, time.Now)
+			if ok != tt.wantOK {
+				t.Errorf("Doctor = %v, want %v", ok, tt.wantOK)
+			}
+			for _, check := range []string{"config", "keys", "store", "port", "network", "inquiry", "clock"} {
+				line, found := lines[check]
+				w, listed := tt.want[check]
+				if !listed {
+					w = want{"OK", ""}
+				}
+				if !found {
+					t.Errorf("no %s line", check)
+					continue
+				}
+				if !strings.HasPrefix(line, w.level+" ") || !strings.Contains(line, w.text) {
+					t.Errorf("%s line = %q, want %s with %q", check, line, w.level, w.text)
+				}
+			}
+			for _, see := range tt.wantSee {
+				if !strings.Contains(out, see) {
+					t.Errorf("output lacks %q", see)
+				}
+			}
+			if t.Failed() {
+				t.Logf("output:\n%s", out)
+			}
+		})
+	}
+}
+
+// holdStore opens the store as a running agent would, holding its lock for
+// the rest of the test.
+func holdStore(t *testing.T, path string) {
+	t.Helper()
+	st, err := queue.Open(path, queue.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+}
+
+func TestDoctorStopsAtABadConfig(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "posagent.toml")
+	if err := os.WriteFile(path, []byte("[register]\nbaud = \"fast\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if Doctor(context.Background(), path, &out, DoctorOptions{}) {
+		t.Error("Doctor = true for a bad configuration, want false")
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if !strings.HasPrefix(lines[0], "FAIL  config") || !strings.Contains(out.String(), "register.baud") {
+		t.Errorf("first line = %q, want a config FAIL naming register.baud; output:\n%s", lines[0], out.String())
+	}
+	for _, l := range lines[1:] {
+		if strings.HasPrefix(l, "OK") || strings.HasPrefix(l, "WARN") {
+			t.Errorf("check ran after a bad config: %q", l)
+		}
+	}
+}
+
+func TestDoctorChecksTLSToAnHTTPSEndpoint(t *testing.T) {
+	s := newDoctorSetup(t)
+	ts := httptest.NewUnstartedServer(s.srv)
+	ts.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake is expected
+	ts.StartTLS()
+	t.Cleanup(ts.Close)
+	s.endpoint = ts.URL
+	s.write(t)
+	trusted := x509.NewCertPool()
+	trusted.AddCert(ts.Certificate())
+
+	tests := []struct {
+		name    string
+		roots   *x509.CertPool
+		wantOK  bool
+		wantTLS string
+	}{
+		{"trusted certificate", trusted, true, "OK    tls"},
+		{"untrusted certificate", x509.NewCertPool(), false, "FAIL  tls"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			ok := Doctor(context.Background(), s.cfgPath, &out, DoctorOptions{RootCAs: tt.roots})
+			if ok != tt.wantOK || !strings.Contains(out.String(), tt.wantTLS) {
+				t.Errorf("Doctor = %v, want %v with a line %q; output:\n%s", ok, tt.wantOK, tt.wantTLS, out.String())
+			}
+			if tt.wantOK && !strings.Contains(out.String(), "OK    inquiry") {
+				t.Errorf("inquiry over TLS not OK; output:\n%s", out.String())
+			}
+		})
+	}
+}
