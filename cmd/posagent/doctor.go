@@ -1,0 +1,24 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/posagent/posagent/agent"
+)
+
+// runDoctor runs "posagent doctor": every check of agent.Doctor, one line
+// each. Exit status 0 when nothing failed, 1 otherwise.
+func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("doctor", "[-config PATH]", stderr)
+	cfgFlag := configFlag(fs)
+	if code, done := parse(fs, args); done {
+		return code
+	}
+	if !agent.Doctor(ctx, configPath(*cfgFlag), stdout, agent.DoctorOptions{}) {
+		fmt.Fprintln(stderr, "posagent doctor: some checks failed; fix the FAIL lines above, then run posagent doctor again.")
+		return exitFailure
+	}
+	return exitOK
+}
