@@ -3,9 +3,9 @@ package queue
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -133,18 +133,21 @@ func openBolt(path string, readOnly bool, timeout time.Duration) (db *bolt.DB, e
 		}
 		mu.Unlock()
 		return nil, fmt.Errorf("open %s: %w: %w", path, ErrCorrupt, err)
-	case isOSError(err):
-		return nil, fmt.Errorf("open store %s: %w", path, err)
-	default:
+	case damaged(err):
 		return nil, fmt.Errorf("open %s: %w: %w", path, ErrCorrupt, err)
+	default:
+		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 }
 
-// isOSError reports whether err came from the operating system (a path,
-// permission or I/O error) rather than from reading a damaged file.
-func isOSError(err error) bool {
-	var pe *fs.PathError
-	return errors.As(err, &pe)
+// damaged reports whether bbolt refused the file for its contents: broken
+// meta pages, a foreign or unknown format, or a file cut shorter than its
+// two meta pages (an error bbolt gives as text only). Any other failure,
+// such as one of the operating system's or a memory map that does not fit,
+// says nothing about the file and must not make Open replace it.
+func damaged(err error) bool {
+	return errors.Is(err, bolt.ErrInvalid) || errors.Is(err, bolt.ErrChecksum) ||
+		errors.Is(err, bolt.ErrVersionMismatch) || strings.HasPrefix(err.Error(), "file size too small")
 }
 
 // errPanic marks a panic or memory fault caught while reading the file.
