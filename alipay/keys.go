@@ -27,7 +27,7 @@ var (
 	ErrKeyTooSmall      = errors.New("the RSA key is too small")
 	ErrKeyIsPublic      = errors.New("the file holds a public key where the merchant private key belongs")
 	ErrKeyIsPrivate     = errors.New("the file holds a private key where the Alipay public key belongs")
-	ErrKeyNotKey        = errors.New("the file holds no key this program can read")
+	ErrKeyFormat        = errors.New("the file holds no key this program can read")
 	ErrKeyIsCertificate = errors.New("the file holds a certificate, not a bare key")
 )
 
@@ -79,7 +79,7 @@ func ParsePrivateKey(data []byte) (*rsa.PrivateKey, error) {
 	case "EC PRIVATE KEY", "EC PARAMETERS":
 		return nil, errNotRSA("an ECDSA")
 	default:
-		return nil, fmt.Errorf("%w (its PEM type is %q); give a PKCS #8 or PKCS #1 RSA private key", ErrKeyNotKey, typ)
+		return nil, fmt.Errorf("%w (its PEM type is %q); give a PKCS #8 or PKCS #1 RSA private key", ErrKeyFormat, typ)
 	}
 	var key any
 	if k, err := x509.ParsePKCS8PrivateKey(der); err == nil {
@@ -89,7 +89,7 @@ func ParsePrivateKey(data []byte) (*rsa.PrivateKey, error) {
 	} else if _, err := parsePublicDER(der); err == nil {
 		return nil, fmt.Errorf("%w; give the private key file that was generated with it", ErrKeyIsPublic)
 	} else {
-		return nil, fmt.Errorf("%w; give a PKCS #8 or PKCS #1 RSA private key as PEM or raw base64", ErrKeyNotKey)
+		return nil, fmt.Errorf("%w; give a PKCS #8 or PKCS #1 RSA private key as PEM or raw base64", ErrKeyFormat)
 	}
 	rk, ok := key.(*rsa.PrivateKey)
 	if !ok {
@@ -116,7 +116,7 @@ func ParsePublicKey(data []byte) (*rsa.PublicKey, error) {
 	case "CERTIFICATE":
 		return nil, fmt.Errorf("%w; give the Alipay public key (PKIX PEM or raw base64) from the Antom portal", ErrKeyIsCertificate)
 	default:
-		return nil, fmt.Errorf("%w (its PEM type is %q); give the Alipay public key as PKIX PEM or raw base64", ErrKeyNotKey, typ)
+		return nil, fmt.Errorf("%w (its PEM type is %q); give the Alipay public key as PKIX PEM or raw base64", ErrKeyFormat, typ)
 	}
 	key, err := parsePublicDER(der)
 	if err != nil {
@@ -126,7 +126,7 @@ func ParsePublicKey(data []byte) (*rsa.PublicKey, error) {
 		if _, perr := x509.ParsePKCS1PrivateKey(der); perr == nil {
 			return nil, fmt.Errorf("%w; give the Alipay public key from the Antom portal, and keep private keys out of this setting", ErrKeyIsPrivate)
 		}
-		return nil, fmt.Errorf("%w; give the Alipay public key as PKIX PEM or raw base64", ErrKeyNotKey)
+		return nil, fmt.Errorf("%w; give the Alipay public key as PKIX PEM or raw base64", ErrKeyFormat)
 	}
 	rk, ok := key.(*rsa.PublicKey)
 	if !ok {
@@ -144,12 +144,12 @@ func ParsePublicKey(data []byte) (*rsa.PublicKey, error) {
 func decodeKeyData(data []byte) (der []byte, typ string, err error) {
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 {
-		return nil, "", fmt.Errorf("%w: it is empty", ErrKeyNotKey)
+		return nil, "", fmt.Errorf("%w: it is empty", ErrKeyFormat)
 	}
 	if bytes.Contains(data, []byte("-----BEGIN")) {
 		block, _ := pem.Decode(data)
 		if block == nil {
-			return nil, "", fmt.Errorf("%w: its PEM block is damaged; copy the key again", ErrKeyNotKey)
+			return nil, "", fmt.Errorf("%w: its PEM block is damaged; copy the key again", ErrKeyFormat)
 		}
 		if strings.Contains(block.Headers["Proc-Type"], "ENCRYPTED") {
 			return nil, "", errEncrypted()
@@ -159,7 +159,7 @@ func decodeKeyData(data []byte) (der []byte, typ string, err error) {
 	compact := strings.Join(strings.Fields(string(data)), "")
 	der, err = base64.StdEncoding.DecodeString(compact)
 	if err != nil {
-		return nil, "", fmt.Errorf("%w: it is neither PEM nor base64", ErrKeyNotKey)
+		return nil, "", fmt.Errorf("%w: it is neither PEM nor base64", ErrKeyFormat)
 	}
 	return der, "", nil
 }

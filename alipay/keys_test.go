@@ -89,8 +89,8 @@ func TestLoadKeyRefusals(t *testing.T) {
 		{"private: PKCS #1 public key", loadPrivate, "public_pkcs1.pem", alipay.ErrKeyIsPublic},
 		{"private: raw base64 public key", loadPrivate, "public_raw_base64.txt", alipay.ErrKeyIsPublic},
 		{"private: certificate", loadPrivate, "certificate.pem", alipay.ErrKeyIsCertificate},
-		{"private: garbage", loadPrivate, "garbage.txt", alipay.ErrKeyNotKey},
-		{"private: empty", loadPrivate, "empty.txt", alipay.ErrKeyNotKey},
+		{"private: garbage", loadPrivate, "garbage.txt", alipay.ErrKeyFormat},
+		{"private: empty", loadPrivate, "empty.txt", alipay.ErrKeyFormat},
 		{"private: missing file", loadPrivate, "no_such_file.pem", os.ErrNotExist},
 		{"private: a directory", loadPrivate, ".", nil},
 		{"public: PKCS #8 private key", loadPublic, "vector_private_key.pem", alipay.ErrKeyIsPrivate},
@@ -100,8 +100,8 @@ func TestLoadKeyRefusals(t *testing.T) {
 		{"public: ECDSA", loadPublic, "public_ec.pem", alipay.ErrKeyNotRSA},
 		{"public: RSA 1024", loadPublic, "public_rsa1024.pem", alipay.ErrKeyTooSmall},
 		{"public: certificate", loadPublic, "certificate.pem", alipay.ErrKeyIsCertificate},
-		{"public: garbage", loadPublic, "garbage.txt", alipay.ErrKeyNotKey},
-		{"public: empty", loadPublic, "empty.txt", alipay.ErrKeyNotKey},
+		{"public: garbage", loadPublic, "garbage.txt", alipay.ErrKeyFormat},
+		{"public: empty", loadPublic, "empty.txt", alipay.ErrKeyFormat},
 		{"public: missing file", loadPublic, "no_such_file.pem", os.ErrNotExist},
 	}
 	for _, tt := range tests {
@@ -131,11 +131,11 @@ func TestLoadKeyRefusals(t *testing.T) {
 func TestParseKeyRefusesDamagedPEM(t *testing.T) {
 	pemText := readFile(t, "testdata/vector_private_key.pem")
 	cut := pemText[:len(pemText)/2]
-	if _, err := alipay.ParsePrivateKey(cut); !errors.Is(err, alipay.ErrKeyNotKey) {
-		t.Fatalf("ParsePrivateKey(half a PEM) = %v, want ErrKeyNotKey", err)
+	if _, err := alipay.ParsePrivateKey(cut); !errors.Is(err, alipay.ErrKeyFormat) {
+		t.Fatalf("ParsePrivateKey(half a PEM) = %v, want ErrKeyFormat", err)
 	}
-	if _, err := alipay.ParsePublicKey(cut); !errors.Is(err, alipay.ErrKeyNotKey) {
-		t.Fatalf("ParsePublicKey(half a PEM) = %v, want ErrKeyNotKey", err)
+	if _, err := alipay.ParsePublicKey(cut); !errors.Is(err, alipay.ErrKeyFormat) {
+		t.Fatalf("ParsePublicKey(half a PEM) = %v, want ErrKeyFormat", err)
 	}
 }
 
