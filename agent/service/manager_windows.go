@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unsafe"
 
 	kservice "github.com/kardianos/service"
 	"golang.org/x/sys/windows"
@@ -135,15 +136,33 @@ func (m *Manager) Status() (Status, error) {
 	}
 	st.State = stateName(q.State)
 	st.Running = q.State != svc.Stopped
-	c, err := s.Config()
+	c, err := queryConfig(sh)
 	if err != nil {
 		return st, fmt.Errorf("cannot read the configuration of the %s service: %w", m.Name, err)
 	}
-	st.Definition = c.BinaryPathName
-	if words, err := windows.DecomposeCommandLine(c.BinaryPathName); err == nil && len(words) > 1 {
+	st.Definition = windows.UTF16PtrToString(c.BinaryPathName)
+	if words, err := windows.DecomposeCommandLine(st.Definition); err == nil && len(words) > 1 {
 		st.ConfigPath = configArg(words[1:])
 	}
 	return st, nil
+}
+
+// queryConfig reads the basic configuration of the service h. Unlike
+// mgr.Service.Config it asks for nothing beyond it, which is all Status
+// needs.
+func queryConfig(h windows.Handle) (*windows.QUERY_SERVICE_CONFIG, error) {
+	n := uint32(1024)
+	for {
+		buf := make([]byte, n)
+		c := (*windows.QUERY_SERVICE_CONFIG)(unsafe.Pointer(&buf[0]))
+		err := windows.QueryServiceConfig(h, c, n, &n)
+		if err == nil {
+			return c, nil
+		}
+		if !errors.Is(err, windows.ERROR_INSUFFICIENT_BUFFER) {
+			return nil, err
+		}
+	}
 }
 
 func stateName(s svc.State) string {

@@ -3,7 +3,7 @@ package service
 import (
 	_ "embed"
 	"fmt"
-	"path/filepath"
+	"path"
 	"strings"
 )
 
@@ -29,10 +29,11 @@ func RunArgs(configPath string) []string {
 
 // Unit returns the systemd unit that runs executable with the configuration
 // file configPath. With DefaultExecutable and DefaultUnixConfig it is the
-// packaged unit byte for byte. Both paths must be absolute.
+// packaged unit byte for byte. Both paths must be absolute Linux paths.
 func Unit(executable, configPath string) (string, error) {
 	for _, p := range []string{executable, configPath} {
-		if !filepath.IsAbs(p) {
+		// path, not filepath: the unit is for Linux whatever builds it.
+		if !path.IsAbs(p) {
 			return "", fmt.Errorf("service path %q is not absolute; give the full path", p)
 		}
 	}
