@@ -160,14 +160,16 @@ func TestFailedServiceReportsAnErrorExitCode(t *testing.T) {
 	}
 	config := filepath.Join(os.Getenv("SystemDrive")+`\`, "posagent test", port+"-fail.toml")
 	m := &Manager{Name: scmTestName + "-fail", Executable: exe, ConfigPath: config}
+	t.Cleanup(func() {
+		if st, err := m.Status(); err == nil && st.Installed {
+			if err := m.Uninstall(); err != nil {
+				t.Errorf("Uninstall: %v", err)
+			}
+		}
+	})
 	if err := m.Install(); err != nil && !(underWine() && errors.Is(err, windows.ERROR_INVALID_LEVEL)) {
 		t.Fatalf("Install: %v", err)
 	}
-	t.Cleanup(func() {
-		if err := m.Uninstall(); err != nil {
-			t.Errorf("Uninstall: %v", err)
-		}
-	})
 	if err := m.Start(); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
