@@ -103,7 +103,22 @@ func (m *Manager) Status() (Status, error) {
 	if err != nil {
 		return Status{}, fmt.Errorf("cannot ask systemd about the posagent service; is systemd running?: %w", err)
 	}
-	props := parseProperties(string(out))
+	st := unitStatus(parseProperties(string(out)))
+	if st.Installed {
+		unit, err := os.ReadFile(st.Definition)
+		if err != nil {
+			return st, fmt.Errorf("cannot read the unit file %s; run as root: %w", st.Definition, err)
+		}
+		if words := execStartWords(string(unit)); len(words) > 1 {
+			st.ConfigPath = configArg(words[1:])
+		}
+	}
+	return st, nil
+}
+
+// unitStatus reads the unit's state from the properties systemctl show
+// gives: LoadState, ActiveState, SubState and FragmentPath.
+func unitStatus(props map[string]string) Status {
 	st := Status{
 		Installed:  props["LoadState"] != "not-found" && props["FragmentPath"] != "",
 		State:      props["ActiveState"],
@@ -116,16 +131,7 @@ func (m *Manager) Status() (Status, error) {
 	case "active", "activating", "reloading", "deactivating":
 		st.Running = true
 	}
-	if st.Installed {
-		unit, err := os.ReadFile(st.Definition)
-		if err != nil {
-			return st, fmt.Errorf("cannot read the unit file %s; run as root: %w", st.Definition, err)
-		}
-		if words := execStartWords(string(unit)); len(words) > 1 {
-			st.ConfigPath = configArg(words[1:])
-		}
-	}
-	return st, nil
+	return st
 }
 
 // parseProperties reads the KEY=VALUE lines systemctl show prints.

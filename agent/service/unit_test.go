@@ -47,6 +47,7 @@ func TestUnitHasRequiredDirectives(t *testing.T) {
 		{"Service.SupplementaryGroups", "dialout"},
 		{"Service.StateDirectory", "posagent"},
 		{"Service.ConfigurationDirectory", "posagent"},
+		{"Service.LogsDirectory", "posagent"},
 		{"Service.TimeoutStopSec", "15"},
 		{"Service.NoNewPrivileges", "yes"},
 		{"Service.ProtectSystem", "strict"},
