@@ -77,8 +77,9 @@ type Agent struct {
 	outcomes chan outcome
 	out      chan device.Message
 
-	mu    sync.Mutex // guards state
-	state Snapshot
+	mu      sync.Mutex // guards state and changed
+	state   Snapshot
+	changed chan struct{} // closed at the next change of state; nil when nobody waits
 }
 
 // New returns an Agent that keeps payments in store, asks Alipay through ap

@@ -42,7 +42,7 @@ const (
 func (a *Agent) apply(o outcome) {
 	req := o.ref.PaymentRequestID
 	delete(a.inflight, req)
-	a.noteCall(o)
+	defer a.noteCall(o) // after the commit, so that watchers see the store changed
 	p, err := a.store.Get(req)
 	if err != nil {
 		a.storeError(req, "read the payment", err)

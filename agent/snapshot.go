@@ -38,10 +38,26 @@ func (a *Agent) Snapshot() Snapshot {
 	return a.state
 }
 
-// setState changes the shared state under its lock.
+// Watch returns the agent's state now and a channel that is closed at its
+// next change, so that a status page or a test can wait for a change
+// instead of asking again and again.
+func (a *Agent) Watch() (Snapshot, <-chan struct{}) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.changed == nil {
+		a.changed = make(chan struct{})
+	}
+	return a.state, a.changed
+}
+
+// setState changes the shared state under its lock and wakes the watchers.
 func (a *Agent) setState(fn func(*Snapshot)) {
 	a.mu.Lock()
 	fn(&a.state)
+	if a.changed != nil {
+		close(a.changed)
+		a.changed = nil
+	}
 	a.mu.Unlock()
 }
 

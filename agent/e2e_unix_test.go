@@ -1,0 +1,268 @@
+//go:build unix
+
+package agent
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/posagent/posagent/alipay"
+	"github.com/posagent/posagent/alipay/alipaytest"
+	"github.com/posagent/posagent/device"
+	"github.com/posagent/posagent/queue"
+)
+
+func TestPaymentsEndToEnd(t *testing.T) {
+	usd := func(v string) alipay.Amount { return alipay.Amount{Currency: "USD", Value: v} }
+	tests := []struct {
+		name     string
+		script   alipaytest.Script
+		cancel   bool          // the register sends CANCEL after ACCEPTED
+		deadline time.Duration // polling.cancel_after
+		status   string
+		code     string
+		followUp bool
+	}{
+		{name: "success after polls", script: alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Processing(3), alipaytest.Success()}},
+			deadline: time.Minute, status: "SUCCESS"},
+		{name: "failure", script: alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Processing(1), alipaytest.Fail("USER_BALANCE_NOT_ENOUGH")}},
+			deadline: time.Minute, status: "FAIL", code: "USER_BALANCE_NOT_ENOUGH"},
+		{name: "timeout ends in a cancel", script: alipaytest.Script{},
+			deadline: 300 * time.Millisecond, status: "CANCELLED", code: reasonTimeout},
+		{name: "cashier cancel", script: alipaytest.Script{}, cancel: true,
+			deadline: time.Minute, status: "CANCELLED", code: reasonRegister},
+		{name: "unknown answers before success", script: alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Unknown(2), alipaytest.HTTP500(1), alipaytest.Unsigned(), alipaytest.Success()}},
+			deadline: time.Minute, status: "SUCCESS"},
+		{name: "rate limited before success", script: alipaytest.Script{Steps: []alipaytest.Step{alipaytest.RateLimited(2), alipaytest.Success()}},
+			deadline: time.Minute, status: "SUCCESS"},
+		{name: "forged success never passes", script: alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Forged()}},
+			deadline: 300 * time.Millisecond, status: "CANCELLED", code: reasonTimeout},
+		{name: "amount mismatch is cancelled", script: alipaytest.Script{Steps: []alipaytest.Step{alipaytest.MismatchedAmount(usd("99"))}},
+			deadline: time.Minute, status: "CANCELLED", code: reasonMismatch},
+		{name: "amount mismatch with cancel refused fails and is flagged",
+			script:   alipaytest.Script{Steps: []alipaytest.Step{alipaytest.MismatchedAmount(usd("99"))}, Cancel: []alipaytest.Step{alipaytest.Refuse("ORDER_IS_CLOSED")}},
+			deadline: time.Minute, status: "FAIL", code: reasonMismatch, followUp: true},
+		{name: "refused cancel then inquiry says paid", script: alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Processing(2), alipaytest.Success()}, Cancel: []alipaytest.Step{alipaytest.Refuse("ORDER_IS_CLOSED")}},
+			cancel: true, deadline: time.Minute, status: "SUCCESS"},
+		{name: "unknown payment is cancelled at its deadline", script: alipaytest.Script{},
+			deadline: 200 * time.Millisecond, status: "CANCELLED", code: reasonTimeout},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(t)
+			const req = "pos-1"
+			if tt.name != "unknown payment is cancelled at its deadline" {
+				r.srv.Script(req, tt.script)
+			}
+			opts := testOptions()
+			opts.Polling.CancelAfter = tt.deadline
+			r.start(opts)
+			if st := r.pay(req, 100, 0); st.State != "ACCEPTED" {
+				t.Fatalf("PAY answered %+v, want ACCEPTED", st)
+			}
+			if tt.cancel {
+				if st := r.reg.request(device.Cancel{Req: req}); st.State != "CANCELLING" && st.State != tt.status {
+					t.Fatalf("CANCEL answered %+v, want CANCELLING", st)
+				}
+			}
+			res := r.reg.result(req)
+			if res.Status != tt.status || (tt.code != "" && res.Code != tt.code) {
+				t.Fatalf("RESULT %+v, want %s %s", res, tt.status, tt.code)
+			}
+			if res.Amount != 100 || res.Currency != "USD" || res.Time == "" {
+				t.Errorf("RESULT fields %+v, want amt 100 USD and a time", res)
+			}
+			if _, err := time.Parse(time.RFC3339, res.Time); err != nil {
+				t.Errorf("RESULT time %q: %v", res.Time, err)
+			}
+			p := waitDelivered(t, r, req)
+			if p.State != queue.State(tt.status) {
+				t.Errorf("stored state %s, want %s", p.State, tt.status)
+			}
+			if (p.FollowUp != "") != tt.followUp {
+				t.Errorf("follow-up %q, want flagged %v", p.FollowUp, tt.followUp)
+			}
+			st := r.reg.request(device.Query{Req: req})
+			if st.State != tt.status || st.Amount != 100 {
+				t.Errorf("QUERY after the end answered %+v, want %s with the result fields", st, tt.status)
+			}
+			if st := r.pay(req, 100, 0); st.State != tt.status {
+				t.Errorf("repeated PAY answered %+v, want the final state %s", st, tt.status)
+			}
+		})
+	}
+}
+
+// waitDelivered waits until the register's DONE for req is stored.
+func waitDelivered(t *testing.T, r *rig, req string) queue.Payment {
+	t.Helper()
+	var p queue.Payment
+	r.waitAgent("DONE of "+req+" stored", func(Snapshot) bool {
+		var err error
+		p, err = r.store.Get(req)
+		return err == nil && p.Delivered()
+	})
+	return p
+}
+
+func TestRequestsAnsweredPerProtocol(t *testing.T) {
+	r := newRig(t)
+	r.srv.Script("known", alipaytest.Script{})
+	r.start(testOptions())
+	long := strings.Repeat("x", 70)
+	tests := []struct {
+		name  string
+		msg   device.Message
+		req   string
+		state string
+		code  string
+		msg0  string // the start of msg
+	}{
+		{"PAY accepted", device.Pay{Req: "known", Amount: 100, Currency: "USD"}, "known", "ACCEPTED", "", ""},
+		{"PAY repeated is accepted again", device.Pay{Req: "known", Amount: 100, Currency: "USD"}, "known", "ACCEPTED", "", ""},
+		{"PAY with another amount conflicts", device.Pay{Req: "known", Amount: 200, Currency: "USD"}, "known", "REJECTED", "CONFLICT", ""},
+		{"PAY with a bad currency is invalid", device.Pay{Req: "bad-cur", Amount: 100, Currency: "usd"}, "bad-cur", "REJECTED", "INVALID_FIELD", "cur:"},
+		{"PAY with a long req echoes 64 characters", device.Pay{Req: long, Amount: 100, Currency: "USD"}, long[:64], "REJECTED", "INVALID_FIELD", "req:"},
+		{"QUERY of a payment being polled", device.Query{Req: "known"}, "known", "PENDING", "", ""},
+		{"QUERY of an unknown payment", device.Query{Req: "nobody"}, "nobody", "UNKNOWN", "", ""},
+		{"CANCEL of an unknown payment", device.Cancel{Req: "nobody"}, "nobody", "UNKNOWN", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := r.reg.requestFor(tt.msg, tt.req)
+			if st.State != tt.state || st.Code != tt.code || !strings.HasPrefix(st.Msg, tt.msg0) {
+				t.Errorf("STATUS %+v, want %s %s %q...", st, tt.state, tt.code, tt.msg0)
+			}
+		})
+	}
+	ps, err := r.store.List(queue.Filter{})
+	if err != nil || len(ps) != 1 {
+		t.Errorf("store holds %d payments (%v), want only the one accepted", len(ps), err)
+	}
+}
+
+func TestPayRejectedWhenStoreFails(t *testing.T) {
+	r := newRig(t)
+	r.start(testOptions())
+	r.waitAgent("link up", func(s Snapshot) bool { return s.LinkUp })
+	r.store.Close() // the disk is gone: nothing can be committed
+	st := r.pay("pos-1", 100, 0)
+	if st.State != "REJECTED" || st.Code != "STORAGE_ERROR" {
+		t.Errorf("PAY answered %+v, want REJECTED STORAGE_ERROR", st)
+	}
+}
+
+// offsetClock is a wall clock that a test can move forward.
+type offsetClock struct{ off atomic.Int64 }
+
+func (c *offsetClock) now() time.Time          { return time.Now().Add(time.Duration(c.off.Load())) }
+func (c *offsetClock) advance(d time.Duration) { c.off.Add(int64(d)) }
+
+func TestPastCancelWindowOnlyInquiresAndFlags(t *testing.T) {
+	r := newRig(t)
+	r.srv.Script("late", alipaytest.Script{})
+	var clock offsetClock
+	opts := testOptions()
+	opts.Now = clock.now
+	opts.Polling.CancelAfter = time.Minute
+	r.start(opts)
+	if st := r.pay("late", 100, 0); st.State != "ACCEPTED" {
+		t.Fatalf("PAY answered %+v", st)
+	}
+	clock.advance(48 * time.Hour) // a long outage: deadline and cancel window both past
+	var p queue.Payment
+	r.waitAgent("late payment flagged and asked again", func(Snapshot) bool {
+		p, _ = r.store.Get("late")
+		return p.FollowUp != "" && p.Inquiries >= 3
+	})
+	r.halt()
+	for _, c := range r.srv.Calls() {
+		if c.API == alipay.APICancel {
+			t.Fatalf("a cancel was made past the cancel window: %+v", c)
+		}
+	}
+	if p.State != queue.Pending {
+		t.Errorf("state %s, want PENDING", p.State)
+	}
+}
+
+func TestRestartResumesPollingAndResendsResults(t *testing.T) {
+	r := newRig(t)
+	r.srv.Script("open", alipaytest.Script{})                                               // PROCESSING until scripted again
+	r.srv.Script("done", alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Success()}}) // final at once
+	r.srv.Script("late", alipaytest.Script{})                                               // its deadline passes while stopped
+	r.reg.mu.Lock()
+	r.reg.autoDone = false // the register does not confirm before the restart
+	r.reg.mu.Unlock()
+	var clock offsetClock
+	opts := testOptions()
+	opts.Now = clock.now
+	opts.Polling.CancelAfter = 10 * time.Minute
+	r.start(opts)
+	for _, req := range []string{"open", "done", "late"} {
+		if st := r.pay(req, 100, 0); st.State != "ACCEPTED" {
+			t.Fatalf("PAY %s answered %+v", req, st)
+		}
+	}
+	if res := r.reg.result("done"); res.Status != "SUCCESS" {
+		t.Fatalf("RESULT %+v", res)
+	}
+	r.halt()
+	before := len(r.reg.resultsFor("done"))
+
+	r.srv.Script("open", alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Success()}})
+	r.reg.mu.Lock()
+	r.reg.autoDone = true
+	r.reg.mu.Unlock()
+	clock.advance(11 * time.Minute) // past the deadlines, inside the cancel window
+	r.srv.Script("late", alipaytest.Script{})
+	r.start(opts)
+	r.reg.wait("RESULT of done resent", func() bool {
+		n := 0
+		for _, m := range r.reg.results {
+			if m.Req == "done" {
+				n++
+			}
+		}
+		return n > before
+	})
+	if res := r.reg.result("late"); res.Status != "CANCELLED" || res.Code != reasonTimeout {
+		t.Errorf("late payment RESULT %+v, want CANCELLED TIMEOUT", res)
+	}
+	// "open" was not final before the stop and its deadline passed too: it
+	// is cancelled, never polled from scratch or tracked twice.
+	if res := r.reg.result("open"); res.Status != "CANCELLED" {
+		t.Errorf("open payment RESULT %+v, want CANCELLED", res)
+	}
+	if st := r.pay("done", 100, 0); st.State != "SUCCESS" {
+		t.Errorf("replayed PAY answered %+v, want SUCCESS", st)
+	}
+	ps, _ := r.store.List(queue.Filter{})
+	if len(ps) != 3 {
+		t.Errorf("store holds %d payments, want 3", len(ps))
+	}
+	for _, req := range []string{"done", "late", "open"} {
+		waitDelivered(t, r, req)
+	}
+}
+
+func TestStopIsPromptWithCallsInFlight(t *testing.T) {
+	r := newRig(t)
+	r.srv.Script("slow", alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Slow(time.Hour)}})
+	r.start(testOptions())
+	r.pay("slow", 100, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), guard)
+	defer cancel()
+	if _, err := r.srv.WaitCalls(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	r.halt() // fails the test if Run does not return
+	if p, err := queue.Open(r.dbPath, queue.Options{LockTimeout: time.Second}); err != nil {
+		t.Errorf("store not released after stop: %v", err)
+	} else {
+		p.Close()
+	}
+}

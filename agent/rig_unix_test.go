@@ -1,0 +1,312 @@
+//go:build unix
+
+package agent
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+	"github.com/rs/zerolog"
+	"go.bug.st/serial"
+
+	"github.com/posagent/posagent/alipay"
+	"github.com/posagent/posagent/alipay/alipaytest"
+	"github.com/posagent/posagent/device"
+	"github.com/posagent/posagent/queue"
+)
+
+// guard bounds every wait of these tests; it is a failure guard, never the
+// expected duration.
+const guard = 30 * time.Second
+
+// rig is a running agent between a register on a real pseudo-terminal and
+// the fake AMS server on loopback, with its store in a temporary folder.
+type rig struct {
+	t      *testing.T
+	srv    *alipaytest.Server
+	client *alipay.Client
+	dbPath string
+	slave  string // the pty path the agent opens
+	reg    *testRegister
+
+	store *queue.Store
+	agent *Agent
+	stop  context.CancelFunc
+	done  chan error
+}
+
+// testOptions are fast polling settings for tests.
+func testOptions() Options {
+	return Options{Polling: PollingSection{Interval: 20 * time.Millisecond, CancelAfter: 3 * time.Second, MaxRPS: 200}}
+}
+
+func newRig(t *testing.T) *rig {
+	t.Helper()
+	master, slave, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	if _, err := pty.GetsizeFull(slave); err != nil && errors.Is(err, os.ErrInvalid) {
+		t.Skip("pseudo-terminals unusable")
+	}
+	// The agent opens the slave by path with go.bug.st/serial, as in the
+	// field; this descriptor keeps the pty pair alive between agents.
+	slavePath := slave.Name()
+	t.Cleanup(func() { slave.Close() })
+	srv := alipaytest.NewServer()
+	t.Cleanup(srv.Close)
+	client, err := alipay.NewClient(srv.ClientConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &rig{t: t, srv: srv, client: client, dbPath: filepath.Join(t.TempDir(), "posagent.db"), slave: slavePath}
+	r.reg = startRegister(t, pollable(t, master))
+	return r
+}
+
+// serialOpener opens path as a serial port, as the agent does in the field.
+func serialOpener(path string) device.Opener {
+	return func(ctx context.Context) (device.Conn, error) {
+		return serial.Open(path, &serial.Mode{BaudRate: 115200})
+	}
+}
+
+// start runs a new agent on the rig's store.
+func (r *rig) start(opts Options) {
+	r.t.Helper()
+	store, err := queue.Open(r.dbPath, queue.Options{})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if os.Getenv("POSAGENT_TEST_LOG") != "" {
+		opts.Log = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: "15:04:05.000"}).With().Timestamp().Logger()
+	}
+	line := device.NewLine(device.PortConfig{Path: r.slave}, device.WithOpener(serialOpener(r.slave)), device.WithLogger(opts.Log))
+	r.store = store
+	r.agent = New(store, r.client, line, opts)
+	ctx, cancel := context.WithCancel(context.Background())
+	r.stop = cancel
+	r.done = make(chan error, 1)
+	go func() { r.done <- r.agent.Run(ctx) }()
+	r.t.Cleanup(r.halt)
+}
+
+// halt stops the agent, waits for Run to return and closes the store.
+func (r *rig) halt() {
+	if r.stop == nil {
+		return
+	}
+	r.stop()
+	select {
+	case err := <-r.done:
+		if err != nil {
+			r.t.Errorf("Run: %v", err)
+		}
+	case <-time.After(guard):
+		r.t.Fatal("agent did not stop")
+	}
+	r.store.Close()
+	r.stop = nil
+}
+
+// waitAgent waits until ok, called at each change of the agent's state,
+// reports true.
+func (r *rig) waitAgent(what string, ok func(Snapshot) bool) {
+	r.t.Helper()
+	deadline := time.After(guard)
+	for {
+		s, changed := r.agent.Watch()
+		if ok(s) {
+			return
+		}
+		select {
+		case <-changed:
+		case <-deadline:
+			r.t.Fatalf("gave up waiting for %s", what)
+		}
+	}
+}
+
+// pay sends a PAY and returns the STATUS that answers it.
+func (r *rig) pay(req string, amount int64, expiry time.Duration) device.Status {
+	r.t.Helper()
+	return r.reg.request(device.Pay{Req: req, Amount: amount, Currency: "USD", Expiry: expiry})
+}
+
+// testRegister plays the register on the master side of the pty over a
+// real register-role line, and records every STATUS and RESULT it gets.
+type testRegister struct {
+	t    *testing.T
+	line *device.Line
+
+	mu       sync.Mutex
+	statuses []device.Status
+	results  []device.Result
+	changed  chan struct{}
+	autoDone bool
+}
+
+func startRegister(t *testing.T, master *os.File) *testRegister {
+	reg := &testRegister{t: t, changed: make(chan struct{}), autoDone: true}
+	conn := ptyConn{master}
+	opened := false
+	reg.line = device.NewLine(device.PortConfig{Path: "register"}, device.WithRole(device.RoleRegister),
+		device.WithOpener(func(ctx context.Context) (device.Conn, error) {
+			if opened {
+				<-ctx.Done() // one pty master for the whole test
+				return nil, ctx.Err()
+			}
+			opened = true
+			return conn, nil
+		}))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		reg.line.Run(ctx)
+	}()
+	go reg.collect(ctx)
+	t.Cleanup(func() { cancel(); <-done })
+	return reg
+}
+
+// collect records what the agent sends and confirms every RESULT with DONE
+// unless autoDone is off.
+func (r *testRegister) collect(ctx context.Context) {
+	for ev := range r.line.Events() {
+		rec, ok := ev.(device.Received)
+		if !ok {
+			continue
+		}
+		r.mu.Lock()
+		switch m := rec.Msg.(type) {
+		case device.Status:
+			r.statuses = append(r.statuses, m)
+		case device.Result:
+			r.results = append(r.results, m)
+			if r.autoDone {
+				go r.line.Send(ctx, device.Done{Req: m.Req})
+			}
+		}
+		close(r.changed)
+		r.changed = make(chan struct{})
+		r.mu.Unlock()
+	}
+}
+
+// wait calls ok with the records under the lock until it reports true.
+func (r *testRegister) wait(what string, ok func() bool) {
+	r.t.Helper()
+	deadline := time.After(guard)
+	for {
+		r.mu.Lock()
+		done, changed := ok(), r.changed
+		r.mu.Unlock()
+		if done {
+			return
+		}
+		select {
+		case <-changed:
+		case <-deadline:
+			r.t.Fatalf("register: gave up waiting for %s", what)
+		}
+	}
+}
+
+// request sends m and returns the first new STATUS for its req.
+func (r *testRegister) request(m device.Message) device.Status {
+	r.t.Helper()
+	return r.requestFor(m, reqOf(m))
+}
+
+// requestFor sends m and returns the first new STATUS whose req is req.
+func (r *testRegister) requestFor(m device.Message, req string) device.Status {
+	r.t.Helper()
+	r.mu.Lock()
+	seen := len(r.statuses)
+	r.mu.Unlock()
+	if err := r.line.Send(context.Background(), m); err != nil {
+		r.t.Fatal(err)
+	}
+	var got device.Status
+	r.wait("STATUS for "+req, func() bool {
+		for _, s := range r.statuses[seen:] {
+			if s.Req == req {
+				got = s
+				return true
+			}
+		}
+		return false
+	})
+	return got
+}
+
+// result waits for the first RESULT for req.
+func (r *testRegister) result(req string) device.Result {
+	r.t.Helper()
+	var got device.Result
+	r.wait("RESULT for "+req, func() bool {
+		for _, m := range r.results {
+			if m.Req == req {
+				got = m
+				return true
+			}
+		}
+		return false
+	})
+	return got
+}
+
+// resultsFor returns every RESULT received for req.
+func (r *testRegister) resultsFor(req string) []device.Result {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []device.Result
+	for _, m := range r.results {
+		if m.Req == req {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func reqOf(m device.Message) string {
+	switch m := m.(type) {
+	case device.Pay:
+		return m.Req
+	case device.Cancel:
+		return m.Req
+	case device.Query:
+		return m.Req
+	case device.Done:
+		return m.Req
+	}
+	return ""
+}
+
+// ptyConn is the pty master as a link connection.
+type ptyConn struct{ *os.File }
+
+func (ptyConn) Drain() error { return nil }
+
+// pollable returns f as a non-blocking file, so that Close ends a Read
+// blocked on it, as it does for the serial port on the agent's side.
+func pollable(t *testing.T, f *os.File) *os.File {
+	t.Helper()
+	fd, err := syscall.Dup(int(f.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := syscall.SetNonblock(fd, true); err != nil {
+		t.Fatal(err)
+	}
+	return os.NewFile(uintptr(fd), "ptmx")
+}
