@@ -188,13 +188,20 @@ func (a *Agent) failed(p *queue.Payment, o outcome, e queue.Event, class alipay.
 	case alipay.RateLimited:
 		wait = backoff(a.opts.Polling.Interval, maxBackoff, n+1, a.rand)
 	default:
-		wait = backoff(a.opts.Polling.Interval, maxBackoff, n, a.rand)
+		if answered(o.err) {
+			// A U answer, or one that does not verify: AMS is there; ask
+			// again with the same parameters at the usual pace.
+			wait = a.opts.Polling.Interval
+		} else {
+			// No answer (timeout, connection refused, HTTP 5xx): back off.
+			wait = backoff(a.opts.Polling.Interval, maxBackoff, n, a.rand)
+		}
 	}
 	if o.act == actLate {
 		wait = max(wait, lateFactor*a.opts.Polling.Interval)
 	}
 	a.log.Warn().Err(o.err).Str("req", p.RequestID).Str("call", e.Call).Stringer("class", class).
-		Int("failures", n).Dur("retry_in", wait).Msg("no usable answer from Alipay")
+		Int("failures", n).Str("retry_in", wait.Round(time.Millisecond).String()).Msg("no usable answer from Alipay")
 	a.record(p, e, now.Add(wait))
 }
 
@@ -205,9 +212,15 @@ func (a *Agent) record(p *queue.Payment, e queue.Event, next time.Time) bool {
 		return false
 	}
 	if e.Error == "" {
-		a.log.Info().Str("req", p.RequestID).Str("call", e.Call).Str("result", e.ResultStatus).
-			Str("code", e.Code).Str("payment_status", e.PaymentStatus).Str("note", e.Note).
-			Time("next", next).Msg("not final yet")
+		ev := a.log.Info().Str("req", p.RequestID).Str("call", e.Call).Str("result", e.ResultStatus).
+			Str("code", e.Code)
+		if e.PaymentStatus != "" {
+			ev = ev.Str("payment_status", e.PaymentStatus)
+		}
+		if e.Note != "" {
+			ev = ev.Str("note", e.Note)
+		}
+		ev.Msg("not final yet")
 	}
 	return true
 }
@@ -322,4 +335,11 @@ func hasNote(notes, note string) bool {
 		}
 	}
 	return false
+}
+
+// answered reports whether err came with an HTTP 200 answer from AMS, signed
+// or not: the service is up, only this answer proved nothing.
+func answered(err error) bool {
+	ae, ok := errors.AsType[*alipay.Error](err)
+	return ok && (ae.Verified || ae.HTTPStatus == 200)
 }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/creack/pty"
 	"github.com/rs/zerolog"
-	"go.bug.st/serial"
 
 	"github.com/posagent/posagent/alipay"
 	"github.com/posagent/posagent/alipay/alipaytest"
@@ -71,13 +70,6 @@ func newRig(t *testing.T) *rig {
 	return r
 }
 
-// serialOpener opens path as a serial port, as the agent does in the field.
-func serialOpener(path string) device.Opener {
-	return func(ctx context.Context) (device.Conn, error) {
-		return serial.Open(path, &serial.Mode{BaudRate: 115200})
-	}
-}
-
 // start runs a new agent on the rig's store.
 func (r *rig) start(opts Options) {
 	r.t.Helper()
@@ -88,7 +80,7 @@ func (r *rig) start(opts Options) {
 	if os.Getenv("POSAGENT_TEST_LOG") != "" {
 		opts.Log = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: "15:04:05.000"}).With().Timestamp().Logger()
 	}
-	line := device.NewLine(device.PortConfig{Path: r.slave}, device.WithOpener(serialOpener(r.slave)), device.WithLogger(opts.Log))
+	line := device.NewLine(device.PortConfig{Path: r.slave}, device.WithOpener(portOpener(RegisterSection{Port: r.slave})), device.WithLogger(opts.Log))
 	r.store = store
 	r.agent = New(store, r.client, line, opts)
 	ctx, cancel := context.WithCancel(context.Background())

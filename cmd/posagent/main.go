@@ -36,6 +36,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"run", "[-config PATH]", "run the agent in the foreground (what the service runs)", runRun},
+		{"demo", "[-payments N]", "a simulated register and a fake Alipay on this machine; shows payments flowing, no setup", runDemo},
 		{"queue", "list|show REQ [-config PATH] [-json]", "list the stored payments, or show one with its audit trail", runQueue},
 		{"inquire", "[-config PATH] (-request-id ID | -payment-id ID) [-json]", "one signed inquiryPayment; prints Alipay's verified answer", runInquire},
 		{"config", "check [-config PATH]", "validate the configuration and the key files", runConfig},

@@ -1,0 +1,26 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+func TestDemoEndsAsExpected(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the demo takes several seconds")
+	}
+	var out bytes.Buffer
+	if err := Demo(context.Background(), &out, DemoOptions{Payments: 2}); err != nil {
+		t.Fatalf("Demo: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{"all 9 payments ended as expected", "CANCELLED REGISTER_CANCEL", "CANCELLED AMOUNT_MISMATCH", "FAIL USER_BALANCE_NOT_ENOUGH"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "RESULT demo-06  SUCCESS") {
+		t.Errorf("a forged answer passed as SUCCESS:\n%s", out.String())
+	}
+}
