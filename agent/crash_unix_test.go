@@ -1,0 +1,317 @@
+//go:build unix
+
+package agent
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+
+	"github.com/posagent/posagent/alipay"
+	"github.com/posagent/posagent/alipay/alipaytest"
+	"github.com/posagent/posagent/device"
+	"github.com/posagent/posagent/queue"
+)
+
+// TestCrashLosesNothing runs the real binary against a register on a pty
+// and the fake AMS server, kills it with SIGKILL at random moments while
+// payments flow, and starts it again each time. At the end every accepted
+// payment has one final status, the right one, every RESULT sent for it
+// carried that status, and no SUCCESS was sent for a payment Alipay did not
+// sign as paid.
+func TestCrashLosesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the crash test builds the binary and runs for a while")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("reopening a pty whose holder was killed needs root (TIOCEXCL outlives the holder)")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "posagent")
+	build := exec.Command("go", "build", "-o", bin, "github.com/posagent/posagent/cmd/posagent")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+
+	srv := alipaytest.NewServer()
+	t.Cleanup(srv.Close)
+	priv, pub, err := srv.WriteKeyFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	master, slave, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	t.Cleanup(func() { slave.Close() })
+	port := filepath.Join(dir, "ttyREGISTER")
+	if err := os.Symlink(slave.Name(), port); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(dir, "posagent.db")
+	config := filepath.Join(dir, "posagent.toml")
+	writeFile(t, config, fmt.Sprintf(`[register]
+port = %q
+[alipay]
+endpoint = %q
+client_id = %q
+private_key_file = %q
+alipay_public_key_file = %q
+timeout = "2s"
+[polling]
+interval = "1s"
+cancel_after = "10s"
+max_rps = 100
+[storage]
+path = %q
+[log]
+level = "warn"
+file = %q
+[status]
+listen = ""
+`, port, srv.URL, srv.ClientID, priv, pub, db, filepath.Join(dir, "posagent.log")))
+
+	// The payments and how each must end.
+	type want struct{ status, code string }
+	expected := map[string]want{}
+	var reqs []string
+	for i := range 24 {
+		req := fmt.Sprintf("crash-%02d", i)
+		var sc alipaytest.Script
+		var w want
+		switch i % 6 {
+		case 0, 1:
+			sc.Steps = []alipaytest.Step{alipaytest.Processing(i % 4), alipaytest.Success()}
+			w = want{"SUCCESS", ""}
+		case 2:
+			sc.Steps = []alipaytest.Step{alipaytest.Processing(1), alipaytest.Fail("USER_BALANCE_NOT_ENOUGH")}
+			w = want{"FAIL", "USER_BALANCE_NOT_ENOUGH"}
+		case 3:
+			w = want{"CANCELLED", reasonTimeout} // PROCESSING forever
+		case 4:
+			sc.Steps = []alipaytest.Step{alipaytest.Forged()}
+			w = want{"CANCELLED", reasonTimeout}
+		case 5:
+			sc.Steps = []alipaytest.Step{alipaytest.MismatchedAmount(alipay.Amount{Currency: "USD", Value: "1"})}
+			w = want{"CANCELLED", reasonMismatch}
+		}
+		srv.Script(req, sc)
+		expected[req] = w
+		reqs = append(reqs, req)
+	}
+
+	reg := newCrashRegister(t, pollable(t, master))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go reg.payAll(ctx, reqs)
+
+	// Kill the agent at random moments while the payments flow.
+	const kills = 22
+	for i := range kills {
+		cmd := startAgent(t, bin, config)
+		time.Sleep(time.Duration(50+rand.IntN(700)) * time.Millisecond) // a random moment to crash at, not a wait for an event
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatalf("kill %d: %v", i, err)
+		}
+		cmd.Wait()
+	}
+
+	reg.mu.Lock()
+	before := 0
+	for _, rs := range reg.results {
+		before += len(rs)
+	}
+	reg.mu.Unlock()
+	t.Logf("%d kills; by then %d payments accepted, %d RESULT frames received, %d Alipay calls made", kills, len(reg.accepted), before, len(srv.Calls()))
+
+	// A last run that is left to finish everything.
+	cmd := startAgent(t, bin, config)
+	reg.waitAll(t, reqs)
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("the last agent did not stop cleanly on SIGTERM: %v", err)
+	}
+	cancel()
+
+	store, err := queue.Open(db, queue.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	reg.mu.Lock()
+	defer reg.mu.Unlock()
+	frames := 0
+	for _, rs := range reg.results {
+		frames += len(rs)
+	}
+	t.Logf("at the end: %d RESULT frames for %d payments, %d Alipay calls", frames, len(reqs), len(srv.Calls()))
+	for _, req := range reqs {
+		w := expected[req]
+		results := reg.results[req]
+		if len(results) == 0 {
+			t.Errorf("%s: no RESULT", req)
+			continue
+		}
+		for _, r := range results {
+			if r.Status != w.status || (w.code != "" && r.Code != w.code) {
+				t.Errorf("%s: a RESULT said %s %s, want %s %s", req, r.Status, r.Code, w.status, w.code)
+			}
+		}
+		p, err := store.Get(req)
+		if err != nil {
+			t.Errorf("%s: %v", req, err)
+			continue
+		}
+		if string(p.State) != w.status {
+			t.Errorf("%s: stored %s, want %s", req, p.State, w.status)
+		}
+	}
+	all, _ := store.List(queue.Filter{})
+	if len(all) != len(reqs) {
+		t.Errorf("store holds %d payments, want %d", len(all), len(reqs))
+	}
+	for _, c := range srv.Calls() {
+		if c.API == alipay.APICancel && c.PaymentRequestID != "" && expected[c.PaymentRequestID].status == "SUCCESS" {
+			t.Errorf("%s was paid but cancelled: %+v", c.PaymentRequestID, c)
+		}
+	}
+}
+
+func startAgent(t *testing.T, bin, config string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(bin, "run", "-config", config)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return cmd
+}
+
+func writeFile(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// crashRegister is the register of the crash test: it sends each PAY again
+// until it is answered ACCEPTED or final (as a register does after T3),
+// confirms every RESULT with DONE, and records every RESULT it gets.
+type crashRegister struct {
+	line *device.Line
+
+	mu       sync.Mutex
+	accepted map[string]bool
+	results  map[string][]device.Result
+	changed  chan struct{}
+}
+
+func newCrashRegister(t *testing.T, master *os.File) *crashRegister {
+	r := &crashRegister{accepted: map[string]bool{}, results: map[string][]device.Result{}, changed: make(chan struct{})}
+	r.line = device.NewLine(device.PortConfig{Path: "register"}, device.WithRole(device.RoleRegister),
+		device.WithOpener(func(ctx context.Context) (device.Conn, error) {
+			// The same pty master for every session: a link down (the
+			// agent was killed) must not close it.
+			master.SetReadDeadline(time.Time{})
+			return sessionConn{master}, nil
+		}))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); r.line.Run(ctx) }()
+	go r.collect(ctx)
+	t.Cleanup(func() { cancel(); <-done; master.Close() })
+	return r
+}
+
+func (r *crashRegister) collect(ctx context.Context) {
+	for ev := range r.line.Events() {
+		rec, ok := ev.(device.Received)
+		if !ok {
+			continue
+		}
+		r.mu.Lock()
+		switch m := rec.Msg.(type) {
+		case device.Status:
+			if m.State == "ACCEPTED" || device.IsFinal(m.State) {
+				r.accepted[m.Req] = true
+			}
+		case device.Result:
+			r.results[m.Req] = append(r.results[m.Req], m)
+			go r.line.Send(ctx, device.Done{Req: m.Req})
+		}
+		close(r.changed)
+		r.changed = make(chan struct{})
+		r.mu.Unlock()
+	}
+}
+
+// payAll sends the PAYs one after the other, each again every 2 s until it
+// is answered.
+func (r *crashRegister) payAll(ctx context.Context, reqs []string) {
+	for _, req := range reqs {
+		for {
+			r.line.Send(ctx, device.Pay{Req: req, Amount: 100, Currency: "USD"})
+			if r.waitFor(ctx, 2*time.Second, func() bool { return r.accepted[req] }) {
+				break
+			}
+			if ctx.Err() != nil {
+				return
+			}
+		}
+	}
+}
+
+// waitFor waits up to d for ok, checked under the lock at each change.
+func (r *crashRegister) waitFor(ctx context.Context, d time.Duration, ok func() bool) bool {
+	timeout := time.After(d)
+	for {
+		r.mu.Lock()
+		done, changed := ok(), r.changed
+		r.mu.Unlock()
+		if done {
+			return true
+		}
+		select {
+		case <-changed:
+		case <-timeout:
+			return false
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// waitAll waits until every payment has a RESULT.
+func (r *crashRegister) waitAll(t *testing.T, reqs []string) {
+	t.Helper()
+	ok := r.waitFor(context.Background(), 90*time.Second, func() bool {
+		for _, req := range reqs {
+			if len(r.results[req]) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	if !ok {
+		t.Fatal("gave up waiting for every payment's RESULT")
+	}
+}
+
+// sessionConn is the pty master for one session of the register's line:
+// closing it ends a pending Read (through a deadline) but keeps the master,
+// and so the pty pair, open for the next session.
+type sessionConn struct{ f *os.File }
+
+func (c sessionConn) Read(p []byte) (int, error)  { return c.f.Read(p) }
+func (c sessionConn) Write(p []byte) (int, error) { return c.f.Write(p) }
+func (c sessionConn) Drain() error                { return nil }
+func (c sessionConn) Close() error                { return c.f.SetReadDeadline(time.Unix(1, 0)) }
