@@ -40,6 +40,7 @@ func commands() []command {
 		{"queue", "list|show REQ [-config PATH] [-json]", "list the stored payments, or show one with its audit trail", runQueue},
 		{"inquire", "[-config PATH] (-request-id ID | -payment-id ID) [-json]", "one signed inquiryPayment; prints Alipay's verified answer", runInquire},
 		{"config", "check [-config PATH]", "validate the configuration and the key files", runConfig},
+		{"ports", "[-json]", "list serial ports with USB VID:PID and serial number", runPorts},
 		{"doctor", "[-config PATH]", "check config, keys, store, port, Alipay reachability and the clock", runDoctor},
 		{"version", "", "print the version", runVersion},
 	}
