@@ -266,3 +266,62 @@ func TestStopIsPromptWithCallsInFlight(t *testing.T) {
 		p.Close()
 	}
 }
+
+func TestResultResentUntilDone(t *testing.T) {
+	r := newRig(t)
+	r.srv.Script("pos-1", alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Success()}})
+	r.reg.mu.Lock()
+	r.reg.autoDone = false
+	r.reg.mu.Unlock()
+	opts := testOptions()
+	opts.ResendAfter = 100 * time.Millisecond
+	r.start(opts)
+	r.pay("pos-1", 100, 0)
+	r.reg.wait("the RESULT sent three times", func() bool {
+		n := 0
+		for _, m := range r.reg.results {
+			if m.Req == "pos-1" {
+				n++
+			}
+		}
+		return n >= 3
+	})
+	if err := r.reg.line.Send(context.Background(), device.Done{Req: "pos-1"}); err != nil {
+		t.Fatal(err)
+	}
+	p := waitDelivered(t, r, "pos-1")
+	if p.State != queue.Success {
+		t.Errorf("state %s", p.State)
+	}
+	for _, m := range r.reg.resultsFor("pos-1") {
+		if m.Status != "SUCCESS" {
+			t.Errorf("a resent RESULT said %s", m.Status)
+		}
+	}
+}
+
+func TestOperatorProblemKeepsPaymentsAndSlowsDown(t *testing.T) {
+	r := newRig(t)
+	cfg := r.srv.ClientConfig()
+	cfg.KeyVersion = 7 // the server knows key version 1 only: F KEY_NOT_FOUND
+	client, err := alipay.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.client = client
+	r.srv.Script("pos-1", alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Success()}})
+	r.start(testOptions())
+	r.pay("pos-1", 100, 0)
+	var s Snapshot
+	r.waitAgent("an operator problem reported", func(got Snapshot) bool { s = got; return got.OperatorProblem != "" })
+	if !strings.Contains(s.OperatorProblem, "KEY_NOT_FOUND") {
+		t.Errorf("operator problem %q does not name the code", s.OperatorProblem)
+	}
+	p, err := r.store.Get("pos-1")
+	if err != nil || p.State != queue.Pending {
+		t.Fatalf("payment %+v (%v), want it kept PENDING", p.State, err)
+	}
+	if !p.NextAt.After(time.Now().Add(operatorPause / 2)) {
+		t.Errorf("next call at %v, want about %v from now", p.NextAt, operatorPause)
+	}
+}

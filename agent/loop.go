@@ -139,6 +139,8 @@ func (a *Agent) start(p *queue.Payment, now time.Time) bool {
 		}
 	}
 	a.inflight[p.RequestID] = act
+	n := len(a.inflight)
+	a.setState(func(s *Snapshot) { s.InFlight = n })
 	a.jobs <- job{ref: ref(p), act: act} // never blocks: len(inflight) <= workers = cap(jobs)
 	return true
 }

@@ -28,7 +28,7 @@ const guard = 30 * time.Second
 // rig is a running agent between a register on a real pseudo-terminal and
 // the fake AMS server on loopback, with its store in a temporary folder.
 type rig struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *alipaytest.Server
 	client *alipay.Client
 	dbPath string
@@ -46,7 +46,7 @@ func testOptions() Options {
 	return Options{Polling: PollingSection{Interval: 20 * time.Millisecond, CancelAfter: 3 * time.Second, MaxRPS: 200}}
 }
 
-func newRig(t *testing.T) *rig {
+func newRig(t testing.TB) *rig {
 	t.Helper()
 	master, slave, err := pty.Open()
 	if err != nil {
@@ -135,7 +135,7 @@ func (r *rig) pay(req string, amount int64, expiry time.Duration) device.Status 
 // testRegister plays the register on the master side of the pty over a
 // real register-role line, and records every STATUS and RESULT it gets.
 type testRegister struct {
-	t    *testing.T
+	t    testing.TB
 	line *device.Line
 
 	mu       sync.Mutex
@@ -145,7 +145,7 @@ type testRegister struct {
 	autoDone bool
 }
 
-func startRegister(t *testing.T, master *os.File) *testRegister {
+func startRegister(t testing.TB, master *os.File) *testRegister {
 	reg := &testRegister{t: t, changed: make(chan struct{}), autoDone: true}
 	conn := ptyConn{master}
 	opened := false
@@ -290,7 +290,7 @@ func (ptyConn) Drain() error { return nil }
 
 // pollable returns f as a non-blocking file, so that Close ends a Read
 // blocked on it, as it does for the serial port on the agent's side.
-func pollable(t *testing.T, f *os.File) *os.File {
+func pollable(t testing.TB, f *os.File) *os.File {
 	t.Helper()
 	fd, err := syscall.Dup(int(f.Fd()))
 	if err != nil {

@@ -1,0 +1,185 @@
+//go:build unix
+
+package agent
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/creack/pty"
+
+	"github.com/posagent/posagent/alipay/alipaytest"
+	"github.com/posagent/posagent/device"
+)
+
+// percentile returns the p-th percentile (0-100) of ds, which it sorts.
+func percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	slices.Sort(ds)
+	i := int(float64(len(ds)-1) * p / 100)
+	return ds[i]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// BenchmarkPayAccepted measures PAY to STATUS ACCEPTED over a real pty, the
+// store commit included, beside one raw bbolt commit (a Put in an Update,
+// synced) on the same disk in the same run: the baseline the ACCEPTED path
+// cannot beat.
+func BenchmarkPayAccepted(b *testing.B) {
+	r := newRig(b)
+	r.start(Options{Polling: PollingSection{Interval: time.Hour, CancelAfter: 24 * time.Hour, MaxRPS: 100}})
+	r.pay("warm-up", 100, 0)
+
+	db, err := bolt.Open(filepath.Join(b.TempDir(), "raw.db"), 0o600, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	var pays, commits []time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		req := fmt.Sprintf("bench-%d", i)
+		start := time.Now()
+		if st := r.pay(req, 100, 0); st.State != "ACCEPTED" {
+			b.Fatalf("PAY answered %+v", st)
+		}
+		pays = append(pays, time.Since(start))
+
+		start = time.Now()
+		if err := db.Update(func(tx *bolt.Tx) error {
+			bk, err := tx.CreateBucketIfNotExists([]byte("b"))
+			if err != nil {
+				return err
+			}
+			return bk.Put([]byte(req), []byte("{}"))
+		}); err != nil {
+			b.Fatal(err)
+		}
+		commits = append(commits, time.Since(start))
+	}
+	b.StopTimer()
+	p50, p99, c50 := percentile(pays, 50), percentile(pays, 99), percentile(commits, 50)
+	b.ReportMetric(ms(p50), "accepted-p50-ms")
+	b.ReportMetric(ms(p99), "accepted-p99-ms")
+	b.ReportMetric(ms(c50), "bolt-commit-p50-ms")
+	b.ReportMetric(ms(percentile(commits, 99)), "bolt-commit-p99-ms")
+	b.ReportMetric(float64(p50)/float64(c50), "accepted/commit-p50")
+}
+
+// BenchmarkResultLatency measures, for payments Alipay answers SUCCESS at
+// the first inquiry, the time from the fake AMS server choosing that final
+// answer to the RESULT frame arriving at the register, and the Alipay calls
+// made per payment.
+func BenchmarkResultLatency(b *testing.B) {
+	r := newRig(b)
+	r.start(Options{Polling: PollingSection{Interval: 50 * time.Millisecond, CancelAfter: time.Hour, MaxRPS: 100}})
+	var lat []time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		req := fmt.Sprintf("res-%d", i)
+		r.srv.Script(req, alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Processing(1), alipaytest.Success()}})
+		r.pay(req, 100, 0)
+		r.reg.result(req)
+		got := time.Now() // approximates the frame's arrival: result() wakes on it
+		var final time.Time
+		for _, c := range r.srv.Calls() {
+			if c.PaymentRequestID == req && c.Answer == "S SUCCESS" {
+				final = c.Time
+			}
+		}
+		if final.IsZero() {
+			b.Fatalf("no SUCCESS answer recorded for %s", req)
+		}
+		lat = append(lat, got.Sub(final))
+	}
+	b.StopTimer()
+	b.ReportMetric(ms(percentile(lat, 50)), "result-p50-ms")
+	b.ReportMetric(ms(percentile(lat, 99)), "result-p99-ms")
+	b.ReportMetric(float64(len(r.srv.Calls()))/float64(b.N), "calls/payment")
+}
+
+// BenchmarkIdleAgent runs the real binary with nothing to do for 60 s (set
+// POSAGENT_IDLE to change) and reports the CPU time it used and its peak
+// resident memory, from the kernel's accounting of the child. Run it with
+// -benchtime 1x.
+func BenchmarkIdleAgent(b *testing.B) {
+	idle := 60 * time.Second
+	if v := os.Getenv("POSAGENT_IDLE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			b.Fatal(err)
+		}
+		idle = d
+	}
+	dir := b.TempDir()
+	bin := filepath.Join(dir, "posagent")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/posagent/posagent/cmd/posagent").CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	srv := alipaytest.NewServer()
+	defer srv.Close()
+	priv, pub, err := srv.WriteKeyFiles(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	master, slave, err := pty.Open()
+	if err != nil {
+		b.Skipf("no pseudo-terminals: %v", err)
+	}
+	defer slave.Close()
+	// The register side answers frames (HELLO, PING) like a real register.
+	reg := device.NewLine(device.PortConfig{Path: "register"}, device.WithRole(device.RoleRegister),
+		device.WithOpener(onceOpener(fileConn{master})))
+	stopReg := make(chan struct{})
+	defer close(stopReg)
+	go func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() { <-stopReg; cancel() }()
+		reg.Run(ctx)
+	}()
+	config := filepath.Join(dir, "posagent.toml")
+	if err := os.WriteFile(config, fmt.Appendf(nil, `[register]
+port = %q
+[alipay]
+endpoint = %q
+client_id = %q
+private_key_file = %q
+alipay_public_key_file = %q
+[storage]
+path = %q
+[log]
+level = "warn"
+[status]
+listen = ""
+`, slave.Name(), srv.URL, srv.ClientID, priv, pub, filepath.Join(dir, "posagent.db")), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	for range b.N {
+		cmd := exec.Command(bin, "run", "-config", config)
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		time.Sleep(idle) // the measured idle period
+		cmd.Process.Signal(syscall.SIGTERM)
+		if err := cmd.Wait(); err != nil {
+			b.Fatalf("agent exit: %v", err)
+		}
+		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+		cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		b.ReportMetric(ms(cpu), "cpu-ms")
+		b.ReportMetric(ms(cpu)/idle.Seconds()/10, "cpu-%")
+		b.ReportMetric(float64(ru.Maxrss)/1024, "maxrss-MiB")
+	}
+}
