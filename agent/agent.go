@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -182,6 +181,3 @@ func (a *Agent) resume() error {
 	a.log.Info().Int("unfinished", len(open)).Int("undelivered", len(outbox)).Msg("resuming payments")
 	return nil
 }
-
-// errStopped is returned by calls cut short because the agent is stopping.
-var errStopped = errors.New("agent stopping")
