@@ -3,11 +3,14 @@
 package agent
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"syscall"
 
 	"github.com/creack/pty"
+
+	"github.com/posagent/posagent/device"
 )
 
 // openDemoWire makes a pseudo-terminal pair: the agent opens the slave by
@@ -29,8 +32,10 @@ func openDemoWire() (*demoWire, error) {
 	}
 	m := os.NewFile(uintptr(fd), "ptmx")
 	return &demoWire{
-		desc:     slave.Name(),
-		agent:    portOpener(RegisterSection{Port: slave.Name()}),
+		desc: slave.Name(),
+		agent: func(ctx context.Context) (device.Conn, error) {
+			return device.OpenPort(ctx, device.PortConfig{Path: slave.Name()})
+		},
 		register: onceOpener(fileConn{m}),
 		close:    func() { m.Close(); slave.Close() },
 	}, nil

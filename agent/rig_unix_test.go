@@ -80,7 +80,7 @@ func (r *rig) start(opts Options) {
 	if os.Getenv("POSAGENT_TEST_LOG") != "" {
 		opts.Log = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: "15:04:05.000"}).With().Timestamp().Logger()
 	}
-	line := device.NewLine(device.PortConfig{Path: r.slave}, device.WithOpener(portOpener(RegisterSection{Port: r.slave})), device.WithLogger(opts.Log))
+	line := device.NewLine(device.PortConfig{Path: r.slave}, device.WithLogger(opts.Log))
 	r.store = store
 	r.agent = New(store, r.client, line, opts)
 	ctx, cancel := context.WithCancel(context.Background())

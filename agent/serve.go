@@ -40,7 +40,7 @@ func Serve(ctx context.Context, cfg *Config, log zerolog.Logger) (err error) {
 	line := device.NewLine(device.PortConfig{
 		Path: cfg.Register.Port, USB: cfg.Register.USB, Baud: cfg.Register.Baud,
 		Parity: cfg.Register.Parity, StopBits: cfg.Register.StopBits,
-	}, device.WithOpener(portOpener(cfg.Register)), device.WithLogger(log), device.WithName("posagent"))
+	}, device.WithLogger(log), device.WithName("posagent"))
 	log.Info().Str("port", cfg.Register.Port).Str("store", cfg.Storage.Path).Str("endpoint", cfg.Alipay.Endpoint).
 		Str("client_id", cfg.Alipay.ClientID).Msg("posagent starting")
 	a := New(store, client, line, Options{
