@@ -18,7 +18,8 @@ import (
 // port, the master for the cable's other end.
 type ptyPair struct {
 	master *os.File
-	slave  string // path of the slave device
+	tty    *os.File // the test's own descriptor of the slave
+	slave  string   // path of the slave device
 }
 
 // newPty opens a pseudo-terminal, or skips the test where there are none.
@@ -34,7 +35,7 @@ func newPty(t testing.TB) ptyPair {
 		master.Close()
 		tty.Close()
 	})
-	return ptyPair{master: master, slave: tty.Name()}
+	return ptyPair{master: master, tty: tty, slave: tty.Name()}
 }
 
 // fileConn runs the link over the master side of a pty.
