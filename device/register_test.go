@@ -429,4 +429,3 @@ func TestRegisterWaitMessageSeesEarlierMessages(t *testing.T) {
 		t.Fatalf("recorded %d in, %d out; want 2 in, 0 out", in, out)
 	}
 }
-
