@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/time/rate"
 
+	"github.com/posagent/posagent/agent/status"
 	"github.com/posagent/posagent/alipay"
 	"github.com/posagent/posagent/device"
 	"github.com/posagent/posagent/queue"
@@ -43,6 +44,9 @@ type Options struct {
 	// ResendAfter is how long an unconfirmed RESULT waits before it is sent
 	// again; zero means 30 s, the protocol's value.
 	ResendAfter time.Duration
+	// Calls, when not nil, receives every Alipay call for the status page's
+	// metrics and error list.
+	Calls *status.Calls
 	// StopTimeout bounds how long Run waits, once ctx ends, for calls in
 	// flight and the link to stop; zero means 8 s.
 	StopTimeout time.Duration

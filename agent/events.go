@@ -41,7 +41,7 @@ func (a *Agent) handle(r request) {
 		a.enqueue(statusMessage(a.handlePay(r.pay, now)))
 	case reqInvalidPay:
 		a.log.Warn().Str("req", cut(r.req, maxEchoedReqLen)).Str("problem", r.invalid).Msg("PAY rejected: invalid field")
-		a.enqueue(statusMessage(status{req: r.req, state: stateRejected, code: codeInvalid, msg: r.invalid}))
+		a.enqueue(statusMessage(reply{req: r.req, state: stateRejected, code: codeInvalid, msg: r.invalid}))
 	case reqCancel:
 		if s, ok := a.handleCancel(r.req, now); ok {
 			a.enqueue(statusMessage(s))
@@ -51,7 +51,7 @@ func (a *Agent) handle(r request) {
 			a.enqueue(statusMessage(s))
 		}
 	case reqUnknownReq:
-		a.enqueue(statusMessage(status{req: r.req, state: stateUnknown}))
+		a.enqueue(statusMessage(reply{req: r.req, state: stateUnknown}))
 	case reqOpenFailed:
 		if r.err == a.state.LinkError {
 			return // the same failure again: logged once

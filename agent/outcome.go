@@ -42,6 +42,7 @@ const (
 func (a *Agent) apply(o outcome) {
 	req := o.ref.PaymentRequestID
 	delete(a.inflight, req)
+	a.observe(o)
 	defer a.noteCall(o) // after the commit, so that watchers see the store changed
 	p, err := a.store.Get(req)
 	if err != nil {

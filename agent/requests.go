@@ -25,9 +25,9 @@ type pay struct {
 	exp                 time.Duration // zero: polling.cancel_after
 }
 
-// status is a STATUS answer. For a final state it carries the payment, whose
+// reply is a STATUS answer. For a final state it carries the payment, whose
 // result fields go with it.
-type status struct {
+type reply struct {
 	req, state, code, msg string
 	final                 *queue.Payment
 }
@@ -35,7 +35,7 @@ type status struct {
 // handlePay stores a PAY and answers it. ACCEPTED is sent only after the
 // store has committed (DESIGN.md rule 1); a repeated PAY is never tracked
 // twice and is answered with the payment's current state.
-func (a *Agent) handlePay(m pay, now time.Time) status {
+func (a *Agent) handlePay(m pay, now time.Time) reply {
 	exp := m.exp
 	if exp <= 0 {
 		exp = a.opts.Polling.CancelAfter
@@ -47,10 +47,10 @@ func (a *Agent) handlePay(m pay, now time.Time) status {
 	switch {
 	case errors.Is(err, queue.ErrConflict):
 		a.log.Warn().Err(err).Str("req", m.req).Msg("PAY rejected: the request id is known with other payment details")
-		return status{req: m.req, state: stateRejected, code: codeConflict, msg: "req: already used with another amt, cur or pid"}
+		return reply{req: m.req, state: stateRejected, code: codeConflict, msg: "req: already used with another amt, cur or pid"}
 	case err != nil:
 		a.log.Error().Err(err).Str("req", m.req).Msg("PAY rejected: it could not be stored; the register may send it again")
-		return status{req: m.req, state: stateRejected, code: codeStorage, msg: "payment could not be stored; try again"}
+		return reply{req: m.req, state: stateRejected, code: codeStorage, msg: "payment could not be stored; try again"}
 	}
 	if created {
 		a.log.Info().Str("req", p.RequestID).Str("pid", p.PaymentID).Int64("amt", p.Amount).Str("cur", p.Currency).
@@ -58,7 +58,7 @@ func (a *Agent) handlePay(m pay, now time.Time) status {
 		a.setState(func(s *Snapshot) { s.Accepted++ })
 	}
 	if !p.State.Final() {
-		return status{req: p.RequestID, state: stateAccepted}
+		return reply{req: p.RequestID, state: stateAccepted}
 	}
 	return a.stateOf(&p)
 }
@@ -66,7 +66,7 @@ func (a *Agent) handlePay(m pay, now time.Time) status {
 // handleCancel answers a register CANCEL: a payment being polled is
 // cancelled (the decision committed before the answer), a final one is
 // answered with its state and left alone.
-func (a *Agent) handleCancel(req string, now time.Time) (status, bool) {
+func (a *Agent) handleCancel(req string, now time.Time) (reply, bool) {
 	p, err := a.store.Get(req)
 	if err != nil {
 		return a.missing(req, "CANCEL", err)
@@ -74,7 +74,7 @@ func (a *Agent) handleCancel(req string, now time.Time) (status, bool) {
 	if p.State == queue.Pending {
 		if err := a.store.StartCancel(req, reasonRegister, now); err != nil {
 			a.storeError(req, "start the cancel", err)
-			return status{}, false
+			return reply{}, false
 		}
 		a.log.Info().Str("req", req).Str("reason", reasonRegister).Msg("register asked to cancel")
 		p.State = queue.Cancelling
@@ -83,7 +83,7 @@ func (a *Agent) handleCancel(req string, now time.Time) (status, bool) {
 }
 
 // handleQuery answers a register QUERY with the payment's state.
-func (a *Agent) handleQuery(req string) (status, bool) {
+func (a *Agent) handleQuery(req string) (reply, bool) {
 	p, err := a.store.Get(req)
 	if err != nil {
 		return a.missing(req, "QUERY", err)
@@ -113,18 +113,18 @@ func (a *Agent) handleDone(req string, now time.Time) {
 // missing answers a request for a payment the store could not return:
 // UNKNOWN when there is none, nothing when the store failed (the register
 // asks again after its T3).
-func (a *Agent) missing(req, what string, err error) (status, bool) {
+func (a *Agent) missing(req, what string, err error) (reply, bool) {
 	if errors.Is(err, queue.ErrNotFound) {
-		return status{req: req, state: stateUnknown}, true
+		return reply{req: req, state: stateUnknown}, true
 	}
 	a.log.Error().Err(err).Str("req", req).Msgf("cannot read the payment to answer a %s; the register will ask again", what)
-	return status{}, false
+	return reply{}, false
 }
 
 // stateOf is the STATUS of payment p.
-func (a *Agent) stateOf(p *queue.Payment) status {
+func (a *Agent) stateOf(p *queue.Payment) reply {
 	if p.State.Final() {
-		return status{req: p.RequestID, state: string(p.State), final: p}
+		return reply{req: p.RequestID, state: string(p.State), final: p}
 	}
-	return status{req: p.RequestID, state: string(p.State)}
+	return reply{req: p.RequestID, state: string(p.State)}
 }

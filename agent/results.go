@@ -82,7 +82,7 @@ func resultMessage(p *queue.Payment) device.Result {
 }
 
 // statusMessage is the STATUS frame of s.
-func statusMessage(s status) device.Status {
+func statusMessage(s reply) device.Status {
 	m := device.Status{Req: cut(s.req, maxEchoedReqLen), State: s.state, Code: s.code, Msg: displayText(s.msg)}
 	if p := s.final; p != nil {
 		m.PID, m.Amount, m.Currency = paymentID(p), p.Amount, p.Currency

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/rs/zerolog"
 
+	"github.com/posagent/posagent/agent/status"
 	"github.com/posagent/posagent/alipay"
 	"github.com/posagent/posagent/device"
 	"github.com/posagent/posagent/queue"
@@ -16,7 +18,11 @@ import (
 // the Alipay client and the register link from cfg, and runs an Agent until
 // ctx ends; then it closes the store. A store that cannot be opened, or a
 // key that cannot be used, stops it before anything is sent or called.
-func Serve(ctx context.Context, cfg *Config, log zerolog.Logger) (err error) {
+//
+// Unless status.listen is empty, the status endpoint serves the agent's
+// state and payments there; an address that cannot be listened on stops
+// Serve at start too.
+func Serve(ctx context.Context, cfg *Config, log zerolog.Logger, version string) (err error) {
 	apCfg, err := cfg.AlipayConfig()
 	if err != nil {
 		return err
@@ -40,15 +46,41 @@ func Serve(ctx context.Context, cfg *Config, log zerolog.Logger) (err error) {
 	line := device.NewLine(device.PortConfig{
 		Path: cfg.Register.Port, USB: cfg.Register.USB, Baud: cfg.Register.Baud,
 		Parity: cfg.Register.Parity, StopBits: cfg.Register.StopBits,
-	}, device.WithLogger(log), device.WithName("posagent"))
+	}, device.WithLogger(log), device.WithName("posagent "+version))
 	log.Info().Str("port", cfg.Register.Port).Str("store", cfg.Storage.Path).Str("endpoint", cfg.Alipay.Endpoint).
 		Str("client_id", cfg.Alipay.ClientID).Msg("posagent starting")
+	calls := status.NewCalls()
 	a := New(store, client, line, Options{
 		Polling:   cfg.Polling,
 		Retention: cfg.Storage.Retention,
 		Log:       log,
+		Calls:     calls,
 	})
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var page sync.WaitGroup
+	defer page.Wait()
+	if cfg.Status.Listen != "" {
+		ln, err := status.Listen(cfg.Status.Listen, cfg.Status.AllowRemote)
+		if err != nil {
+			return err
+		}
+		info := pageInfo{version: version, port: cfg.Register.Port, endpoint: cfg.Alipay.Endpoint,
+			clientID: cfg.Alipay.ClientID, storePath: cfg.Storage.Path, calls: calls}
+		h := status.NewServer(status.Options{
+			Source:   status.SourceFunc(func() status.Snapshot { return a.statusSnapshot(info) }),
+			Payments: store,
+			Calls:    calls,
+		})
+		page.Go(func() {
+			if err := status.Serve(ctx, ln, h); err != nil {
+				log.Error().Err(err).Msg("the status endpoint stopped; payments carry on")
+			}
+		})
+		log.Info().Str("listen", ln.Addr().String()).Msg("status endpoint up")
+	}
 	err = a.Run(ctx)
+	cancel()
 	log.Info().Msg("posagent stopped")
 	return err
 }

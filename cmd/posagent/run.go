@@ -28,7 +28,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	defer closer.Close()
-	if err := agent.Serve(ctx, cfg, log); err != nil {
+	if err := agent.Serve(ctx, cfg, log, version); err != nil {
 		log.Error().Err(err).Msg("posagent stopped on an error")
 		fmt.Fprintf(stderr, "posagent run: %v\n", err)
 		if _, bad := errors.AsType[*agent.ConfigError](err); bad {

@@ -1,0 +1,95 @@
+//go:build unix
+
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/posagent/posagent/alipay/alipaytest"
+)
+
+func TestServeRunsFromConfigWithStatusPage(t *testing.T) {
+	r := newRig(t)
+	dir := t.TempDir()
+	priv, pub, err := r.srv.WriteKeyFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	path := filepath.Join(dir, "posagent.toml")
+	writeFile(t, path, fmt.Sprintf(`[register]
+port = %q
+[alipay]
+endpoint = %q
+client_id = %q
+private_key_file = %q
+alipay_public_key_file = %q
+[storage]
+path = "posagent.db"
+[status]
+listen = %q
+`, r.slave, r.srv.URL, r.srv.ClientID, priv, pub, addr))
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.srv.Script("pos-1", alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Success()}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, cfg, zerolog.Nop(), "test") }()
+	defer func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+		case <-time.After(guard):
+			t.Error("Serve did not return after its context ended")
+		}
+		if _, err := os.Stat(filepath.Join(dir, "posagent.db")); err != nil {
+			t.Errorf("store not made next to the config: %v", err)
+		}
+	}()
+	if st := r.pay("pos-1", 100, 0); st.State != "ACCEPTED" {
+		t.Fatalf("PAY answered %+v", st)
+	}
+	if res := r.reg.result("pos-1"); res.Status != "SUCCESS" {
+		t.Fatalf("RESULT %+v", res)
+	}
+	resp, err := http.Get("http://" + addr + "/api/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var snap struct {
+		Version string `json:"version"`
+		Link    struct {
+			Up bool `json:"up"`
+		} `json:"link"`
+		Alipay struct {
+			Reachable bool `json:"reachable"`
+		} `json:"alipay"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&snap); err != nil {
+		t.Fatal(err)
+	}
+	if snap.Version != "test" || !snap.Link.Up || !snap.Alipay.Reachable {
+		t.Errorf("status %+v, want version test, link up, Alipay reachable", snap)
+	}
+}

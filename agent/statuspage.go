@@ -1,0 +1,56 @@
+package agent
+
+import (
+	"github.com/posagent/posagent/agent/status"
+	"github.com/posagent/posagent/alipay"
+)
+
+// pageInfo is what the status page shows besides the agent's own state.
+type pageInfo struct {
+	version, port, endpoint, clientID, storePath string
+	calls                                        *status.Calls
+}
+
+// statusSnapshot is the agent's state as the status package shows it; the
+// store's counts are filled in by the status server itself.
+func (a *Agent) statusSnapshot(info pageInfo) status.Snapshot {
+	s := a.Snapshot()
+	snap := status.Snapshot{
+		Version: info.version,
+		Started: s.Started,
+		Taken:   a.now(),
+		Link: status.Link{
+			Port:  info.port,
+			Up:    s.LinkUp,
+			Since: s.LinkSince,
+			Error: s.LinkError,
+		},
+		Alipay: status.Alipay{Endpoint: info.endpoint, ClientID: info.clientID},
+		Store:  status.Store{Open: true, Path: info.storePath},
+	}
+	if info.calls != nil {
+		info.calls.Fill(&snap.Alipay)
+	}
+	return snap
+}
+
+// observe reports a finished call to the status page's counters, when there
+// is a page.
+func (a *Agent) observe(o outcome) {
+	if a.opts.Calls == nil {
+		return
+	}
+	kind, class := "inquiry", alipay.ClassOf(o.inquiry, o.err)
+	if o.act == actCancel {
+		kind, class = "cancel", alipay.CancelClassOf(o.cancel, o.err)
+	}
+	outcome := "ok"
+	if o.err != nil {
+		outcome = class.String()
+	}
+	a.opts.Calls.Observe(status.Call{
+		Kind: kind, Request: o.ref.PaymentRequestID, Outcome: outcome,
+		Duration: o.took, At: a.now(),
+		Answered: o.err == nil || answered(o.err), Operator: class == alipay.Operator, Err: o.err,
+	})
+}
