@@ -37,6 +37,7 @@ func commands() []command {
 	return []command{
 		{"run", "[-config PATH]", "run the agent in the foreground (what the service runs)", runRun},
 		{"demo", "[-payments N]", "a simulated register and a fake Alipay on this machine; shows payments flowing, no setup", runDemo},
+		{"register-sim", "-port PATH", "act as a register on a real port, printing every frame, for line tests", runRegisterSim},
 		{"queue", "list|show REQ [-config PATH] [-json]", "list the stored payments, or show one with its audit trail", runQueue},
 		{"inquire", "[-config PATH] (-request-id ID | -payment-id ID) [-json]", "one signed inquiryPayment; prints Alipay's verified answer", runInquire},
 		{"config", "check [-config PATH]", "validate the configuration and the key files", runConfig},
