@@ -86,11 +86,16 @@ func (d *Decoder) Expire(now time.Time) error {
 // nil error, or with a zero Frame and a *FrameError. The frame's payload is a
 // fresh copy the callee may keep.
 func (d *Decoder) Feed(p []byte, at time.Time, emit func(Frame, error)) {
+	if len(p) == 0 {
+		return
+	}
+	// All of p arrived at once: only the gap before its first byte can be
+	// longer than T1.
+	if err := d.Expire(at); err != nil {
+		emit(Frame{}, err)
+	}
+	d.last = at
 	for _, c := range p {
-		if err := d.Expire(at); err != nil {
-			emit(Frame{}, err)
-		}
-		d.last = at
 		d.step(c, emit)
 	}
 }
