@@ -27,6 +27,9 @@ type DemoOptions struct {
 	// Payments adds that many ordinary payments (paid after a few polls) to
 	// the built-in mix.
 	Payments int
+	// InMemory connects the register and the agent with an in-memory line
+	// even where pseudo-terminals exist.
+	InMemory bool
 }
 
 // Demo timing: fast polling so the whole mix ends in seconds.
@@ -105,7 +108,11 @@ func Demo(ctx context.Context, w io.Writer, opts DemoOptions) error {
 	}
 	defer store.Close()
 
-	wire, err := openDemoWire()
+	open := openDemoWire
+	if opts.InMemory {
+		open = openPipeWire
+	}
+	wire, err := open()
 	if err != nil {
 		return err
 	}

@@ -3,16 +3,25 @@ package agent
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 )
 
 func TestDemoEndsAsExpected(t *testing.T) {
+	for _, inMemory := range []bool{false, true} {
+		t.Run(fmt.Sprintf("in-memory=%v", inMemory), func(t *testing.T) {
+			testDemo(t, DemoOptions{Payments: 2, InMemory: inMemory})
+		})
+	}
+}
+
+func testDemo(t *testing.T, opts DemoOptions) {
 	if testing.Short() {
 		t.Skip("the demo takes several seconds")
 	}
 	var out bytes.Buffer
-	if err := Demo(context.Background(), &out, DemoOptions{Payments: 2}); err != nil {
+	if err := Demo(context.Background(), &out, opts); err != nil {
 		t.Fatalf("Demo: %v\n%s", err, out.String())
 	}
 	for _, want := range []string{"all 9 payments ended as expected", "CANCELLED REGISTER_CANCEL", "CANCELLED AMOUNT_MISMATCH", "FAIL USER_BALANCE_NOT_ENOUGH"} {
