@@ -56,10 +56,12 @@ func Serve(ctx context.Context, cfg *Config, log zerolog.Logger, version string)
 		Log:       log,
 		Calls:     calls,
 	})
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	// Deferred in this order so that the status endpoint is stopped, then
+	// waited for, before the store it reads is closed.
 	var page sync.WaitGroup
 	defer page.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	if cfg.Status.Listen != "" {
 		ln, err := status.Listen(cfg.Status.Listen, cfg.Status.AllowRemote)
 		if err != nil {
