@@ -202,10 +202,14 @@ func TestRestartResumesPollingAndResendsResults(t *testing.T) {
 	opts.Now = clock.now
 	opts.Polling.CancelAfter = 10 * time.Minute
 	r.start(opts)
+	r.srv.Script("resume", alipaytest.Script{}) // PROCESSING until scripted again; its PAY asks for an hour
 	for _, req := range []string{"open", "done", "late"} {
 		if st := r.pay(req, 100, 0); st.State != "ACCEPTED" {
 			t.Fatalf("PAY %s answered %+v", req, st)
 		}
+	}
+	if st := r.pay("resume", 100, time.Hour); st.State != "ACCEPTED" {
+		t.Fatalf("PAY resume answered %+v", st)
 	}
 	if res := r.reg.result("done"); res.Status != "SUCCESS" {
 		t.Fatalf("RESULT %+v", res)
@@ -214,6 +218,7 @@ func TestRestartResumesPollingAndResendsResults(t *testing.T) {
 	before := len(r.reg.resultsFor("done"))
 
 	r.srv.Script("open", alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Success()}})
+	r.srv.Script("resume", alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Success()}})
 	r.reg.mu.Lock()
 	r.reg.autoDone = true
 	r.reg.mu.Unlock()
@@ -237,14 +242,18 @@ func TestRestartResumesPollingAndResendsResults(t *testing.T) {
 	if res := r.reg.result("open"); res.Status != "CANCELLED" {
 		t.Errorf("open payment RESULT %+v, want CANCELLED", res)
 	}
+	// "resume" is inside its deadline: polling resumes and finds it paid.
+	if res := r.reg.result("resume"); res.Status != "SUCCESS" {
+		t.Errorf("resumed payment RESULT %+v, want SUCCESS", res)
+	}
 	if st := r.pay("done", 100, 0); st.State != "SUCCESS" {
 		t.Errorf("replayed PAY answered %+v, want SUCCESS", st)
 	}
 	ps, _ := r.store.List(queue.Filter{})
-	if len(ps) != 3 {
-		t.Errorf("store holds %d payments, want 3", len(ps))
+	if len(ps) != 4 {
+		t.Errorf("store holds %d payments, want 4", len(ps))
 	}
-	for _, req := range []string{"done", "late", "open"} {
+	for _, req := range []string{"done", "late", "open", "resume"} {
 		waitDelivered(t, r, req)
 	}
 }
