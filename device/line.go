@@ -139,7 +139,8 @@ func (l *Line) Boot() string { return l.hello.Boot }
 func (l *Line) Events() <-chan Event { return l.events }
 
 // Send queues m to be sent after the messages queued before it, and returns
-// once it is queued, or with ctx's error. It fails at once when m cannot be
+// once it is queued (waiting while Run is not yet running), or with ctx's
+// error. It fails at once when m cannot be
 // encoded and with ErrClosed when the line is not running. Messages still
 // queued when the link goes down are dropped; messages sent while the port is
 // closed wait for the next session, after its HELLO.

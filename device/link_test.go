@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/posagent/posagent/device/devicetest"
+	"github.com/rs/zerolog"
 )
 
 // guard bounds every wait of a test; it only fires when a test is failing.
@@ -699,5 +700,23 @@ func TestLineSendAfterRunReturnsErrClosed(t *testing.T) {
 	}
 	if err := line.Run(context.Background()); err == nil {
 		t.Fatal("second Run did not fail")
+	}
+}
+
+func TestLineLogsEveryFrameInHexAtDebugLevel(t *testing.T) {
+	out := &syncBuffer{changed: make(chan struct{})}
+	h := newHarness(t, WithLogger(zerolog.New(out).Level(zerolog.DebugLevel)))
+	h.open()
+	h.sendMsg(7, Pay{Req: "pos-42", Amount: 500, Currency: "USD"})
+	h.expectAck(7)
+	for _, want := range []string{
+		`"dir":"out","hex":"10 02 01 01 48`, // the HELLO
+		`"dir":"in","hex":"10 02 01 07 50 00 1a 72 65 71`,
+		`"seq":7,"type":"P","len":26,"payload":"req=pos-42|amt=500|cur=USD"`,
+		`"dir":"out","hex":"10 02 01 07 41 00 00 10 03 60 0c"`,
+	} {
+		if err := out.waitFor(h.ctx, want); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
