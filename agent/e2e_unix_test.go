@@ -4,6 +4,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -333,4 +334,24 @@ func TestOperatorProblemKeepsPaymentsAndSlowsDown(t *testing.T) {
 	if !p.NextAt.After(time.Now().Add(operatorPause / 2)) {
 		t.Errorf("next call at %v, want about %v from now", p.NextAt, operatorPause)
 	}
+}
+
+func TestDeliveredPaymentsPrunedAfterRetention(t *testing.T) {
+	r := newRig(t)
+	r.srv.Script("old", alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Success()}})
+	var clock offsetClock
+	opts := testOptions()
+	opts.Now = clock.now
+	opts.Retention = time.Hour
+	r.start(opts)
+	r.pay("old", 100, 0)
+	waitDelivered(t, r, "old")
+	r.halt()
+
+	clock.advance(2 * time.Hour)
+	r.start(opts) // prunes at its first pass
+	r.waitAgent("the delivered payment pruned", func(Snapshot) bool {
+		_, err := r.store.Get("old")
+		return errors.Is(err, queue.ErrNotFound)
+	})
 }
