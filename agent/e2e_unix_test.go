@@ -269,6 +269,13 @@ func TestStopIsPromptWithCallsInFlight(t *testing.T) {
 	if _, err := r.srv.WaitCalls(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
+	// The slow call holds one worker; the register is still served.
+	if st := r.pay("next", 100, 0); st.State != "ACCEPTED" {
+		t.Errorf("PAY during a slow call answered %+v", st)
+	}
+	if s := r.agent.Snapshot(); s.InFlight == 0 {
+		t.Errorf("snapshot shows no call in flight during the slow one: %+v", s)
+	}
 	r.halt() // fails the test if Run does not return
 	if p, err := queue.Open(r.dbPath, queue.Options{LockTimeout: time.Second}); err != nil {
 		t.Errorf("store not released after stop: %v", err)
