@@ -31,10 +31,18 @@ func newPty(t testing.TB) ptyPair {
 	if err != nil {
 		t.Skipf("no pseudo-terminals here: %v", err)
 	}
+	master = pollable(t, master)
 	t.Cleanup(func() {
 		master.Close()
 		tty.Close()
 	})
+	// A new pty starts in cooked mode with echo, which a serial line does not
+	// have: set it raw before either side writes, as opening it does.
+	raw, err := OpenPort(context.Background(), PortConfig{Path: tty.Name()})
+	if err != nil {
+		t.Fatalf("setting the pty raw: %v", err)
+	}
+	raw.Close()
 	return ptyPair{master: master, tty: tty, slave: tty.Name()}
 }
 
