@@ -53,11 +53,8 @@ func (a *Agent) handle(r request) {
 	case reqUnknownReq:
 		a.enqueue(statusMessage(reply{req: r.req, state: stateUnknown}))
 	case reqOpenFailed:
-		if r.err == a.state.LinkError {
-			return // the same failure again: logged once
-		}
+		// The line logs the failure itself; the status page shows it.
 		a.setState(func(s *Snapshot) { s.LinkError = r.err })
-		a.log.Warn().Str("why", r.err).Msg("cannot open the register port; trying again with backoff")
 	case reqDone:
 		a.handleDone(r.req, now)
 	case reqHello:
