@@ -1,0 +1,60 @@
+package status
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/posagent/posagent/queue"
+)
+
+// Reader reads payments wherever they can be read: from the store file when
+// no agent runs, or through the running agent's status endpoint when the
+// agent holds the file.
+type Reader interface {
+	List(ctx context.Context, f queue.Filter) ([]queue.Payment, error)
+	Get(ctx context.Context, req string) (queue.Payment, error)
+	// Source says where the payments come from, for messages.
+	Source() string
+	Close() error
+}
+
+// OpenReader opens the store at storePath read-only; when a running agent
+// holds it (the lock is not free within lockWait), it reads through that
+// agent's status endpoint at listen instead. Nothing is ever written.
+func OpenReader(storePath, listen string, lockWait time.Duration) (Reader, error) {
+	store, err := queue.Open(storePath, queue.Options{ReadOnly: true, LockTimeout: lockWait})
+	if err == nil {
+		return storeReader{store}, nil
+	}
+	if !errors.Is(err, queue.ErrLocked) {
+		return nil, err
+	}
+	if listen == "" {
+		return nil, fmt.Errorf("a running posagent holds %s and its status endpoint is off (status.listen is empty); set status.listen and restart it, or stop it to read the file: %w", storePath, err)
+	}
+	return endpointReader{NewClient(listen)}, nil
+}
+
+// storeReader reads the store file.
+type storeReader struct{ s *queue.Store }
+
+func (r storeReader) List(_ context.Context, f queue.Filter) ([]queue.Payment, error) {
+	return r.s.List(f)
+}
+func (r storeReader) Get(_ context.Context, req string) (queue.Payment, error) { return r.s.Get(req) }
+func (r storeReader) Source() string                                           { return r.s.Path() }
+func (r storeReader) Close() error                                             { return r.s.Close() }
+
+// endpointReader reads through a running agent's status endpoint.
+type endpointReader struct{ c *Client }
+
+func (r endpointReader) List(ctx context.Context, f queue.Filter) ([]queue.Payment, error) {
+	return r.c.List(ctx, f)
+}
+func (r endpointReader) Get(ctx context.Context, req string) (queue.Payment, error) {
+	return r.c.Get(ctx, req)
+}
+func (r endpointReader) Source() string { return "the running posagent at " + r.c.base }
+func (r endpointReader) Close() error   { r.c.hc.CloseIdleConnections(); return nil }
