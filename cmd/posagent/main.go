@@ -38,7 +38,7 @@ func commands() []command {
 		{"run", "[-config PATH]", "run the agent in the foreground (what the service runs)", runRun},
 		{"demo", "[-payments N]", "a simulated register and a fake Alipay on this machine; shows payments flowing, no setup", runDemo},
 		{"register-sim", "-port PATH", "act as a register on a real port, printing every frame, for line tests", runRegisterSim},
-		{"queue", "list|show REQ [-config PATH] [-json]", "list the stored payments, or show one with its audit trail", runQueue},
+		{"queue", "list|show REQ [-config PATH] [-json] | export [-since DATE] [-format csv|json]", "list the stored payments, show one with its audit trail, or export them all", runQueue},
 		{"inquire", "[-config PATH] (-request-id ID | -payment-id ID) [-json]", "one signed inquiryPayment; prints Alipay's verified answer", runInquire},
 		{"config", "check [-config PATH]", "validate the configuration and the key files", runConfig},
 		{"ports", "[-json]", "list serial ports with USB VID:PID and serial number", runPorts},

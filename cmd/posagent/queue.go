@@ -12,8 +12,11 @@ import (
 
 // runQueue runs "posagent queue list" and "posagent queue show REQ": it
 // reads the payment store named by the configuration, read-only.
-func runQueue(_ context.Context, args []string, stdout, stderr io.Writer) int {
+func runQueue(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	const synopsis = "list|show REQ [-config PATH] [-json]"
+	if len(args) > 0 && args[0] == "export" {
+		return runQueueExport(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || (args[0] != "list" && args[0] != "show") {
 		fmt.Fprintf(stderr, "usage: posagent queue %s\n", synopsis)
 		return exitUsage
