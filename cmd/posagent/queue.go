@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/posagent/posagent/agent"
+	"github.com/posagent/posagent/agent/status"
 	"github.com/posagent/posagent/queue"
 )
 
@@ -41,14 +43,16 @@ func runQueue(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, err)
 		return exitUsage
 	}
-	store, err := queue.Open(cfg.Storage.Path, queue.Options{ReadOnly: true})
+	// The store file read-only, or the running agent's status endpoint
+	// while the agent holds the file.
+	store, err := status.OpenReader(cfg.Storage.Path, cfg.Status.Listen, time.Second)
 	if err != nil {
 		fmt.Fprintf(stderr, "posagent queue: %v\n", err)
 		return exitFailure
 	}
 	defer store.Close()
 	if sub == "list" {
-		ps, err := store.List(queue.Filter{})
+		ps, err := store.List(ctx, queue.Filter{})
 		if err == nil {
 			err = agent.WritePayments(stdout, ps, *asJSON)
 		}
@@ -58,9 +62,9 @@ func runQueue(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		return exitOK
 	}
-	p, err := store.Get(req)
+	p, err := store.Get(ctx, req)
 	if errors.Is(err, queue.ErrNotFound) {
-		fmt.Fprintf(stderr, "posagent queue show: no payment with request id %q is stored in %s.\n", req, cfg.Storage.Path)
+		fmt.Fprintf(stderr, "posagent queue show: no payment with request id %q is stored in %s.\n", req, store.Source())
 		return exitFailure
 	}
 	if err == nil {
