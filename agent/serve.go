@@ -43,10 +43,11 @@ func Serve(ctx context.Context, cfg *Config, log zerolog.Logger, version string)
 	if r := store.Report(); r != nil {
 		log.Error().Str("report", r.String()).Msg("the payment store failed its integrity check and was salvaged")
 	}
+	links := new(status.LinkCounters)
 	line := device.NewLine(device.PortConfig{
 		Path: cfg.Register.Port, USB: cfg.Register.USB, Baud: cfg.Register.Baud,
 		Parity: cfg.Register.Parity, StopBits: cfg.Register.StopBits,
-	}, device.WithLogger(log), device.WithName("posagent "+version))
+	}, device.WithLogger(log), device.WithName("posagent "+version), device.WithTrace(links.Trace))
 	log.Info().Str("port", cfg.Register.Port).Str("store", cfg.Storage.Path).Str("endpoint", cfg.Alipay.Endpoint).
 		Str("client_id", cfg.Alipay.ClientID).Msg("posagent starting")
 	calls := status.NewCalls()
@@ -68,7 +69,7 @@ func Serve(ctx context.Context, cfg *Config, log zerolog.Logger, version string)
 			return err
 		}
 		info := pageInfo{version: version, port: cfg.Register.Port, endpoint: cfg.Alipay.Endpoint,
-			clientID: cfg.Alipay.ClientID, storePath: cfg.Storage.Path, calls: calls}
+			clientID: cfg.Alipay.ClientID, storePath: cfg.Storage.Path, calls: calls, links: links}
 		h := status.NewServer(status.Options{
 			Source:   status.SourceFunc(func() status.Snapshot { return a.statusSnapshot(info) }),
 			Payments: store,

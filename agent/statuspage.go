@@ -9,6 +9,7 @@ import (
 type pageInfo struct {
 	version, port, endpoint, clientID, storePath string
 	calls                                        *status.Calls
+	links                                        *status.LinkCounters
 }
 
 // statusSnapshot is the agent's state as the status package shows it; the
@@ -30,6 +31,9 @@ func (a *Agent) statusSnapshot(info pageInfo) status.Snapshot {
 	}
 	if info.calls != nil {
 		info.calls.Fill(&snap.Alipay)
+	}
+	if info.links != nil {
+		info.links.Fill(&snap.Link)
 	}
 	return snap
 }

@@ -42,6 +42,7 @@ func commands() []command {
 		{"inquire", "[-config PATH] (-request-id ID | -payment-id ID) [-json]", "one signed inquiryPayment; prints Alipay's verified answer", runInquire},
 		{"config", "check [-config PATH]", "validate the configuration and the key files", runConfig},
 		{"ports", "[-json]", "list serial ports with USB VID:PID and serial number", runPorts},
+		{"service", "install|uninstall|start|stop|restart|status [-config PATH]", "install and control the system service", runService},
 		{"doctor", "[-config PATH]", "check config, keys, store, port, Alipay reachability and the clock", runDoctor},
 		{"version", "", "print the version", runVersion},
 	}

@@ -6,35 +6,71 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/rs/zerolog"
+
 	"github.com/posagent/posagent/agent"
+	"github.com/posagent/posagent/agent/service"
 )
 
 // runRun runs "posagent run": the agent in the foreground until SIGINT or
-// SIGTERM, which is what the service runs.
+// SIGTERM, or under the service manager until it stops the service. Both take
+// the same path through service.Run, which registers with the Windows service
+// manager before anything here can fail, so a bad configuration shows up as a
+// service failure (and its recovery actions) rather than a start that hangs.
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("run", "[-config PATH]", stderr)
 	cfgFlag := configFlag(fs)
 	if code, done := parse(fs, args); done {
 		return code
 	}
-	cfg, err := agent.LoadConfig(configPath(*cfgFlag))
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return exitUsage
-	}
-	log, closer, err := agent.OpenLog(cfg.Log, stderr)
+	path := configPath(*cfgFlag)
+
+	boot, err := service.OpenLog(service.Name, "", stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "posagent run: %v\n", err)
-		return exitUsage
-	}
-	defer closer.Close()
-	if err := agent.Serve(ctx, cfg, log, version); err != nil {
-		log.Error().Err(err).Msg("posagent stopped on an error")
-		fmt.Fprintf(stderr, "posagent run: %v\n", err)
-		if _, bad := errors.AsType[*agent.ConfigError](err); bad {
-			return exitUsage
-		}
 		return exitFailure
 	}
-	return exitOK
+	defer boot.Close()
+	bootLog := zerolog.New(boot).With().Timestamp().Logger()
+
+	code := exitOK
+	err = service.Run(ctx, service.Name, bootLog, func(ctx context.Context) error {
+		cfg, err := agent.LoadConfig(path)
+		if err != nil {
+			code = exitUsage
+			return err
+		}
+		out, err := service.OpenLog(service.Name, cfg.Log.File, stderr)
+		if err != nil {
+			code = exitUsage
+			return err
+		}
+		defer out.Close()
+		log, err := agent.NewLogger(out, cfg.Log.Level, false)
+		if err != nil {
+			code = exitUsage
+			return err
+		}
+		if err := agent.Serve(ctx, cfg, log, version); err != nil {
+			log.Error().Err(err).Msg("posagent stopped on an error")
+			if _, bad := errors.AsType[*agent.ConfigError](err); bad {
+				code = exitUsage
+			}
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "posagent run: %v\n", err)
+		if code == exitOK {
+			code = exitFailure
+		}
+	}
+	return code
+}
+
+// runService runs "posagent service ACTION": install, uninstall, start, stop,
+// restart or status of the system service.
+func runService(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return service.Command(args, stdout, stderr, configPath)
 }
