@@ -46,7 +46,15 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return err
 		}
 		defer out.Close()
-		log, err := agent.NewLogger(out, cfg.Log.Level, false)
+		// Lines bound for stderr (a terminal, or the journal) are console
+		// lines on a terminal and JSON otherwise; a log file, and a Windows
+		// service with its Event Log, take the service package's text lines.
+		var w io.Writer = out
+		console := false
+		if out.File() == "" {
+			w, console = stderr, agent.IsTerminal(stderr)
+		}
+		log, err := agent.NewLogger(w, cfg.Log.Level, console)
 		if err != nil {
 			code = exitUsage
 			return err
