@@ -25,16 +25,17 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	path := configPath(*cfgFlag)
 
-	boot, err := service.OpenLog(service.Name, "", stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "posagent run: %v\n", err)
-		return exitFailure
+	// Nothing before service.Run may end the process: the boot log falls
+	// back to stderr when the system's log sinks cannot be opened.
+	var bootOut io.Writer = stderr
+	if boot, err := service.OpenLog(service.Name, "", stderr); err == nil {
+		defer boot.Close()
+		bootOut = boot
 	}
-	defer boot.Close()
-	bootLog := zerolog.New(boot).With().Timestamp().Logger()
+	bootLog := zerolog.New(bootOut).With().Timestamp().Logger()
 
 	code := exitOK
-	err = service.Run(ctx, service.Name, bootLog, func(ctx context.Context) error {
+	err := service.Run(ctx, service.Name, bootLog, func(ctx context.Context) error {
 		cfg, err := agent.LoadConfig(path)
 		if err != nil {
 			code = exitUsage
