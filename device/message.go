@@ -140,23 +140,24 @@ func (m Status) appendFields(w *fieldWriter) {
 		w.addOptional("msg", cutChars(m.Msg, maxMsg))
 		return
 	}
-	w.add("pid", m.PID)
-	w.add("amt", strconv.FormatInt(m.Amount, 10))
-	w.add("cur", m.Currency)
-	w.add("code", m.Code)
-	w.add("msg", cutChars(m.Msg, maxMsg))
-	w.add("time", m.Time)
+	appendOutcome(w, m.PID, m.Amount, m.Currency, m.Code, m.Msg, m.Time)
 }
 
 func (m Result) appendFields(w *fieldWriter) {
 	w.add("req", m.Req)
 	w.add("status", m.Status)
-	w.add("pid", m.PID)
-	w.add("amt", strconv.FormatInt(m.Amount, 10))
-	w.add("cur", m.Currency)
-	w.add("code", m.Code)
-	w.add("msg", cutChars(m.Msg, maxMsg))
-	w.add("time", m.Time)
+	appendOutcome(w, m.PID, m.Amount, m.Currency, m.Code, m.Msg, m.Time)
+}
+
+// appendOutcome writes the fields a RESULT and a final STATUS share; the
+// protocol requires every one of them, even when empty.
+func appendOutcome(w *fieldWriter, pid string, amount int64, currency, code, msg, at string) {
+	w.add("pid", pid)
+	w.add("amt", strconv.FormatInt(amount, 10))
+	w.add("cur", currency)
+	w.add("code", code)
+	w.add("msg", cutChars(msg, maxMsg))
+	w.add("time", at)
 }
 
 func (m Hello) appendFields(w *fieldWriter) {
