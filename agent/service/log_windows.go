@@ -5,12 +5,11 @@ package service
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
-	kservice "github.com/kardianos/service"
 	"github.com/rs/zerolog"
+	"golang.org/x/sys/windows"
 	"golang.org/x/sys/windows/svc/eventlog"
 )
 
@@ -22,7 +21,7 @@ const eventID = 1
 // file under ProgramData, and sends its warnings and errors to the Event Log
 // too. In a terminal it adds nothing.
 func systemSinks(name, file string) (string, []sink, error) {
-	if kservice.Interactive() {
+	if !underManager() {
 		return file, nil, nil
 	}
 	if file == "" {
@@ -36,10 +35,11 @@ func systemSinks(name, file string) (string, []sink, error) {
 	return file, []sink{{writer: w, closer: el}}, nil
 }
 
-// programData returns the ProgramData folder, or its standard location when
-// the variable is unset, as it can be in a service's environment.
+// programData returns the ProgramData folder as the system knows it, as the
+// installer finds it, rather than from %ProgramData%, which a service's
+// environment need not have or may have elsewhere.
 func programData() string {
-	if d := os.Getenv("ProgramData"); d != "" {
+	if d, err := windows.KnownFolderPath(windows.FOLDERID_ProgramData, 0); err == nil && d != "" {
 		return d
 	}
 	return `C:\ProgramData`

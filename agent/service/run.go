@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	kservice "github.com/kardianos/service"
 	"github.com/rs/zerolog"
 )
 
@@ -34,10 +33,11 @@ var errEndedByItself = errors.New("the agent stopped by itself without an error;
 // returns ErrStopTimeout if the agent is still running StopTimeout after being
 // asked to stop.
 //
-// log receives what Run itself has to say: the stop request, and the
-// failures of the Windows service's own settings.
+// log receives what Run itself has to say: the stop request, the failures
+// of the Windows service's own settings, and, for a Windows service, which
+// has no stderr, the error the agent ended with.
 func Run(ctx context.Context, name string, log zerolog.Logger, run func(context.Context) error) error {
-	if kservice.Interactive() {
+	if !underManager() {
 		return runInTerminal(ctx, log, run)
 	}
 	return runUnderManager(ctx, name, log, run)

@@ -45,10 +45,16 @@ func TestMain(m *testing.M) {
 func serviceHelper(configPath string) int {
 	port := strings.TrimSuffix(filepath.Base(configPath), ".toml")
 	port, fail := strings.CutSuffix(port, "-fail")
-	// runUnderManager rather than Run: wine starts services outside session
-	// 0, so the check Run makes (kardianos' Interactive) sees a terminal
-	// there. On Windows both take the same path.
-	err := runUnderManager(context.Background(), scmTestName, zerolog.Nop(), func(ctx context.Context) error {
+	// Run, as posagent run calls it: it must find that the Service Control
+	// Manager started it, or the service never reports to it.
+	// What Run logs goes to a file beside the configuration, for the test
+	// to read once the service has stopped.
+	logFile, err := os.Create(configPath + ".log")
+	if err != nil {
+		return 2
+	}
+	defer logFile.Close()
+	err = Run(context.Background(), scmTestName, zerolog.New(logFile), func(ctx context.Context) error {
 		conn, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", port))
 		if err != nil {
 			return err
@@ -84,8 +90,7 @@ func TestServiceLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The file need not exist: the helper reads only the port from its name.
-	config := filepath.Join(os.Getenv("SystemDrive")+`\`, "posagent test", port+".toml")
+	config := helperConfig(t, port+".toml")
 	m := &Manager{Name: scmTestName, Executable: exe, ConfigPath: config}
 	t.Cleanup(func() {
 		if st, err := m.Status(); err == nil && st.Installed {
@@ -158,7 +163,7 @@ func TestFailedServiceReportsAnErrorExitCode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	config := filepath.Join(os.Getenv("SystemDrive")+`\`, "posagent test", port+"-fail.toml")
+	config := helperConfig(t, port+"-fail.toml")
 	m := &Manager{Name: scmTestName + "-fail", Executable: exe, ConfigPath: config}
 	t.Cleanup(func() {
 		if st, err := m.Status(); err == nil && st.Installed {
@@ -196,6 +201,14 @@ func TestFailedServiceReportsAnErrorExitCode(t *testing.T) {
 	}
 	if q.State != svc.Stopped || q.Win32ExitCode != uint32(windows.ERROR_SERVICE_SPECIFIC_ERROR) || q.ServiceSpecificExitCode != 1 {
 		t.Errorf("service status %+v, want stopped with service-specific exit code 1", q)
+	}
+	// A service has no stderr: the error it ended with must be in its log.
+	logged, err := os.ReadFile(config + ".log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(logged), `"error":"the agent failed"`) {
+		t.Errorf("the service's log does not name the failure; it holds:\n%s", logged)
 	}
 }
 
@@ -256,6 +269,22 @@ func checkEventSource(t *testing.T, name string, want bool) {
 
 // underWine reports whether the test runs under wine, whose ntdll has
 // wine_get_version.
+// helperConfig returns the configuration path the service helper is started
+// with, in a folder with a space in its name, and makes the folder for the
+// helper's log. The configuration itself need not exist: the helper reads
+// only the port from its name. (t.TempDir is not used: wine cannot remove
+// it.)
+func helperConfig(t *testing.T, name string) string {
+	t.Helper()
+	dir := filepath.Join(os.Getenv("SystemDrive")+`\`, "posagent test")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	config := filepath.Join(dir, name)
+	t.Cleanup(func() { os.Remove(config + ".log") })
+	return config
+}
+
 func underWine() bool {
 	return windows.NewLazySystemDLL("ntdll.dll").NewProc("wine_get_version").Find() == nil
 }
