@@ -72,13 +72,19 @@ func (h *handler) Execute(_ []string, req <-chan svc.ChangeRequest, status chan<
 	for {
 		select {
 		case r := <-done:
+			// A service has no stderr to print the error on, so it goes
+			// to the log here: its file and the Event Log.
 			h.err = r.err
 			if r.stopped {
+				if h.err != nil {
+					h.log.Error().Err(h.err).Msg("the service stopped with an error")
+				}
 				return false, 0
 			}
 			if h.err == nil {
 				h.err = errEndedByItself
 			}
+			h.log.Error().Err(h.err).Msg("the service failed and stops; the service manager starts it again")
 			return true, 1
 		case c := <-req:
 			switch c.Cmd {
