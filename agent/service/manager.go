@@ -14,6 +14,10 @@ import (
 // Event Log source.
 const Name = "posagent"
 
+// DisplayName is the name the service shows in the Windows Services console.
+// The installer registers the same one.
+const DisplayName = "posagent payment agent"
+
 // Manager installs, removes and controls one service that runs Executable
 // with the configuration file ConfigPath.
 type Manager struct {
@@ -152,7 +156,7 @@ func (m *Manager) config() (*kservice.Config, error) {
 	}
 	return &kservice.Config{
 		Name:        m.Name,
-		DisplayName: "posagent payment agent",
+		DisplayName: DisplayName,
 		Description: "Carries payments between the cash register and Alipay.",
 		Executable:  m.Executable,
 		Arguments:   RunArgs(m.ConfigPath),

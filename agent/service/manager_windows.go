@@ -47,7 +47,10 @@ func (m *Manager) install() error {
 		return err
 	}
 	if err := s.Install(); err != nil {
-		return fmt.Errorf("cannot install the posagent service; run as Administrator: %w", err)
+		if errors.Is(err, windows.ERROR_DUPLICATE_SERVICE_NAME) {
+			return fmt.Errorf("cannot install the %s service: another service is already shown as %q; remove that one first: %w", m.Name, DisplayName, err)
+		}
+		return fmt.Errorf("cannot install the %s service; run as Administrator: %w", m.Name, err)
 	}
 	if err := setRecovery(m.Name); err != nil {
 		return err
