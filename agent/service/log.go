@@ -27,14 +27,16 @@ type LogOutput struct {
 	w       zerolog.LevelWriter
 	closers []io.Closer
 	file    string
+	journal bool
 }
 
 // OpenLog opens the log output for the service name. file is the
 // configuration's log.file: when it is set, lines go to that file, rotated by
 // size. When it is empty they go to stderr, which systemd sends to the
-// journal; a Windows service has no stderr, so its lines go to
-// %ProgramData%\posagent\logs\posagent.log. A Windows service also sends
-// warnings and errors to the Event Log under the source name.
+// journal, each line with its priority; a Windows service has no stderr, so
+// its lines go to posagent\logs\posagent.log in ProgramData. A Windows
+// service also sends warnings and errors to the Event Log under the source
+// name.
 //
 // Lines are written as text, coloured only on a terminal.
 func OpenLog(name, file string, stderr io.Writer) (*LogOutput, error) {
@@ -48,7 +50,12 @@ func OpenLog(name, file string, stderr io.Writer) (*LogOutput, error) {
 	}
 	var main io.Writer
 	if file == "" {
-		main = textWriter(stderr, !isTerminal(stderr))
+		if f, ok := stderr.(*os.File); ok && isJournal(f) {
+			main = journalWriter{stderr}
+			out.journal = true
+		} else {
+			main = textWriter(stderr, !isTerminal(stderr))
+		}
 	} else {
 		abs, err := filepath.Abs(file)
 		if err != nil {
@@ -81,6 +88,11 @@ func OpenLog(name, file string, stderr io.Writer) (*LogOutput, error) {
 // stderr.
 func (o *LogOutput) File() string { return o.file }
 
+// Journal reports whether lines go to the systemd journal: stderr is the
+// journal stream systemd gave the service, and each line carries its
+// priority there.
+func (o *LogOutput) Journal() bool { return o.journal }
+
 // Write writes a line that has no level.
 func (o *LogOutput) Write(p []byte) (int, error) { return o.w.Write(p) }
 
@@ -107,6 +119,14 @@ type sink struct {
 // textWriter writes zerolog's JSON lines to w as readable text.
 func textWriter(w io.Writer, noColor bool) io.Writer {
 	return zerolog.ConsoleWriter{Out: w, NoColor: noColor, TimeFormat: time.RFC3339}
+}
+
+// writeUnstamped writes zerolog's JSON line p to w as text without colour
+// and without its time, for sinks that stamp each line themselves.
+func writeUnstamped(w io.Writer, p []byte) error {
+	cw := zerolog.ConsoleWriter{Out: w, NoColor: true, PartsExclude: []string{zerolog.TimestampFieldName}}
+	_, err := cw.Write(p)
+	return err
 }
 
 func isTerminal(w io.Writer) bool {

@@ -5,6 +5,7 @@ package service
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -35,6 +36,9 @@ func systemSinks(name, file string) (string, []sink, error) {
 	return file, []sink{{writer: w, closer: el}}, nil
 }
 
+// isJournal reports false: Windows has no systemd journal.
+func isJournal(*os.File) bool { return false }
+
 // programData returns the ProgramData folder as the system knows it, as the
 // installer finds it, rather than from %ProgramData%, which a service's
 // environment need not have or may have elsewhere.
@@ -57,8 +61,7 @@ func (w eventLogWriter) Write(p []byte) (int, error) {
 
 func (w eventLogWriter) WriteLevel(l zerolog.Level, p []byte) (int, error) {
 	var text bytes.Buffer
-	cw := zerolog.ConsoleWriter{Out: &text, NoColor: true, PartsExclude: []string{zerolog.TimestampFieldName}}
-	if _, err := cw.Write(p); err != nil {
+	if err := writeUnstamped(&text, p); err != nil {
 		return 0, err
 	}
 	msg := strings.TrimSpace(text.String())

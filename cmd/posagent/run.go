@@ -28,9 +28,10 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// Nothing before service.Run may end the process: the boot log falls
 	// back to stderr when the system's log sinks cannot be opened.
 	var bootOut io.Writer = stderr
+	journal := false
 	if boot, err := service.OpenLog(service.Name, "", stderr); err == nil {
 		defer boot.Close()
-		bootOut = boot
+		bootOut, journal = boot, boot.Journal()
 	}
 	bootLog := zerolog.New(bootOut).With().Timestamp().Logger()
 
@@ -47,12 +48,13 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return err
 		}
 		defer out.Close()
-		// Lines bound for stderr (a terminal, or the journal) are console
-		// lines on a terminal and JSON otherwise; a log file, and a Windows
-		// service with its Event Log, take the service package's text lines.
+		// A log file, the journal, and a Windows service with its Event Log
+		// take the service package's text lines. Other lines bound for
+		// stderr are console lines on a terminal and JSON otherwise, for
+		// the program that collects them.
 		var w io.Writer = out
 		console := false
-		if out.File() == "" {
+		if out.File() == "" && !out.Journal() {
 			w, console = stderr, agent.IsTerminal(stderr)
 		}
 		log, err := agent.NewLogger(w, cfg.Log.Level, console)
@@ -70,7 +72,12 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return nil
 	})
 	if err != nil {
-		fmt.Fprintf(stderr, "posagent run: %v\n", err)
+		if journal {
+			// As an error, so that journalctl -p err shows it.
+			bootLog.Error().Err(err).Msg("posagent run stopped")
+		} else {
+			fmt.Fprintf(stderr, "posagent run: %v\n", err)
+		}
 		if code == exitOK {
 			code = exitFailure
 		}
