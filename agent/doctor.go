@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -23,10 +24,16 @@ type DoctorOptions struct {
 	LockTimeout time.Duration
 }
 
+// ErrChecksFailed is returned by Doctor when a check other than the
+// configuration's failed.
+var ErrChecksFailed = errors.New("some checks failed")
+
 // Doctor checks, in order, everything posagent needs to work and writes one
 // line per check to out: OK, WARN or FAIL (and SKIP for a check that cannot
 // run because one before it failed), each line that is not OK saying what to
-// do. It reports whether nothing failed. It never changes anything: the
+// do. It returns nil when no check failed, the configuration's error when
+// the file does not load (the other checks are then skipped), and
+// ErrChecksFailed when another check failed. It never changes anything: the
 // store is opened read-only, and the serial port is opened only when no
 // running agent holds the store.
 //
@@ -36,7 +43,7 @@ type DoctorOptions struct {
 // signed inquiryPayment of a made-up id, which must be answered with a signed
 // F ORDER_NOT_EXIST, proving keys, client id and clock together; and the
 // clock against the Date of Alipay's answer.
-func Doctor(ctx context.Context, cfgPath string, out io.Writer, opts DoctorOptions) bool {
+func Doctor(ctx context.Context, cfgPath string, out io.Writer, opts DoctorOptions) error {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -51,7 +58,7 @@ func Doctor(ctx context.Context, cfgPath string, out io.Writer, opts DoctorOptio
 		for _, check := range []string{"keys", "store", "port", "network", "inquiry", "clock"} {
 			r.skip(check, "needs a configuration file that loads")
 		}
-		return r.ok()
+		return err
 	}
 	r.pass("config", fmt.Sprintf("%s is valid", cfg.Path))
 
@@ -68,7 +75,10 @@ func Doctor(ctx context.Context, cfgPath string, out io.Writer, opts DoctorOptio
 		checkInquiry(ctx, r, ac, opts)
 	}
 	checkClock(r, date, opts.Now)
-	return r.ok()
+	if r.failed {
+		return ErrChecksFailed
+	}
+	return nil
 }
 
 // doctorReport writes Doctor's lines and remembers whether any failed.
@@ -102,8 +112,6 @@ func (r *doctorReport) line(level, check, msg string) {
 		fmt.Fprintf(r.w, "%-4s  %-8s    %s\n", "", "", strings.TrimSpace(l))
 	}
 }
-
-func (r *doctorReport) ok() bool { return !r.failed }
 
 // doctorRequestID is the made-up paymentRequestId the inquiry check asks
 // about; no merchant uses it, so Alipay must answer ORDER_NOT_EXIST.

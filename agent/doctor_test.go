@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -100,7 +101,7 @@ func (s *doctorSetup) run(t *testing.T, now func() time.Time) (bool, map[string]
 	var out bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	ok := Doctor(ctx, s.cfgPath, &out, DoctorOptions{Now: now})
+	ok := Doctor(ctx, s.cfgPath, &out, DoctorOptions{Now: now}) == nil
 	lines := map[string]string{}
 	for _, l := range strings.Split(out.String(), "\n") {
 		f := strings.Fields(l)
@@ -302,8 +303,9 @@ func TestDoctorStopsAtABadConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	if Doctor(context.Background(), path, &out, DoctorOptions{}) {
-		t.Error("Doctor = true for a bad configuration, want false")
+	err := Doctor(context.Background(), path, &out, DoctorOptions{})
+	if _, ok := errors.AsType[*ConfigError](err); !ok {
+		t.Errorf("Doctor = %v for a bad configuration, want its *ConfigError", err)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if !strings.HasPrefix(lines[0], "FAIL  config") || !strings.Contains(out.String(), "register.baud") {
@@ -339,7 +341,11 @@ func TestDoctorChecksTLSToAnHTTPSEndpoint(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
-			ok := Doctor(context.Background(), s.cfgPath, &out, DoctorOptions{RootCAs: tt.roots})
+			err := Doctor(context.Background(), s.cfgPath, &out, DoctorOptions{RootCAs: tt.roots})
+			if err != nil && !errors.Is(err, ErrChecksFailed) {
+				t.Fatalf("Doctor = %v, want nil or ErrChecksFailed", err)
+			}
+			ok := err == nil
 			if ok != tt.wantOK || !strings.Contains(out.String(), tt.wantTLS) {
 				t.Errorf("Doctor = %v, want %v with a line %q; output:\n%s", ok, tt.wantOK, tt.wantTLS, out.String())
 			}

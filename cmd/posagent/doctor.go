@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -16,9 +17,14 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if code, done := parse(fs, args); done {
 		return code
 	}
-	if !agent.Doctor(ctx, configPath(*cfgFlag), stdout, agent.DoctorOptions{}) {
+	switch err := agent.Doctor(ctx, configPath(*cfgFlag), stdout, agent.DoctorOptions{}); {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, agent.ErrChecksFailed):
 		fmt.Fprintln(stderr, "posagent doctor: some checks failed; fix the FAIL lines above, then run posagent doctor again.")
 		return exitFailure
+	default:
+		fmt.Fprintln(stderr, "posagent doctor: the configuration does not load; fix the FAIL line above, then run posagent doctor again.")
+		return exitUsage
 	}
-	return exitOK
 }

@@ -51,9 +51,18 @@ func TestQueueExportWritesCSVAndRefusesBadFlags(t *testing.T) {
 	}
 }
 
-func TestDoctorFailsOnAMissingConfig(t *testing.T) {
-	r := runArgs(t, "doctor", "-config", filepath.Join(t.TempDir(), "none.toml"))
-	if r.code != exitFailure || !strings.HasPrefix(r.stdout, "FAIL  config") || !strings.Contains(r.stderr, "some checks failed") {
-		t.Errorf("exit %d, stdout %q, stderr %q; want 1 with a config FAIL", r.code, r.stdout, r.stderr)
+func TestDoctorExitsWithUsageOnAConfigThatDoesNotLoad(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.toml")
+	if err := os.WriteFile(bad, []byte("[register]\nbaud = 12345\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, path := range map[string]string{
+		"missing": filepath.Join(t.TempDir(), "none.toml"),
+		"invalid": bad,
+	} {
+		r := runArgs(t, "doctor", "-config", path)
+		if r.code != exitUsage || !strings.HasPrefix(r.stdout, "FAIL  config") || !strings.Contains(r.stderr, "configuration does not load") {
+			t.Errorf("%s config: exit %d, stdout %q, stderr %q; want %d with a config FAIL", name, r.code, r.stdout, r.stderr, exitUsage)
+		}
 	}
 }
