@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/posagent/posagent/device"
 )
 
 // Config is the posagent configuration file, the contract with technicians
@@ -42,6 +44,11 @@ type RegisterSection struct {
 	Baud     int    `toml:"baud"`      // a standard rate from 1200 to 115200
 	Parity   string `toml:"parity"`    // none, even or odd
 	StopBits int    `toml:"stop_bits"` // 1 or 2
+}
+
+// PortConfig returns the [register] section as the device package takes it.
+func (r RegisterSection) PortConfig() device.PortConfig {
+	return device.PortConfig{Path: r.Port, USB: r.USB, Baud: r.Baud, Parity: r.Parity, StopBits: r.StopBits}
 }
 
 // AlipaySection is the [alipay] section: the merchant's Alipay AMS account.

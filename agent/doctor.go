@@ -64,7 +64,7 @@ func Doctor(ctx context.Context, cfgPath string, out io.Writer, opts DoctorOptio
 
 	ac, keysOK := checkKeys(r, cfg)
 	storeHeld := checkStore(r, cfg, opts.LockTimeout)
-	checkPort(r, cfg, storeHeld)
+	checkPort(ctx, r, cfg, storeHeld)
 	date, reached := checkNetwork(ctx, r, cfg, opts)
 	switch {
 	case !keysOK:

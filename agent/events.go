@@ -13,6 +13,8 @@ type request struct {
 	pay     pay    // a valid PAY
 	invalid string // for an invalid PAY: "key: rule"
 	err     string // for a link that went down: why
+	device  string // for a link that came up: the device opened
+	usb     string // and its USB identity, where known
 }
 
 // what tells requests apart.
@@ -65,7 +67,12 @@ func (a *Agent) handle(r request) {
 			return
 		}
 		a.linkUp = up
-		a.setState(func(s *Snapshot) { s.LinkUp, s.LinkSince, s.LinkError = up, now, r.err })
+		a.setState(func(s *Snapshot) {
+			s.LinkUp, s.LinkSince, s.LinkError = up, now, r.err
+			if up {
+				s.LinkDevice, s.LinkUSB = r.device, r.usb
+			}
+		})
 		if up {
 			a.log.Info().Msg("register link up")
 		} else {

@@ -49,7 +49,7 @@ func fromDevice(ev device.Event) request {
 	case device.HelloDone:
 		return request{what: reqHello}
 	case device.LinkUp:
-		return request{what: reqLinkUp}
+		return request{what: reqLinkUp, device: ev.Port, usb: ev.USB}
 	case device.LinkDown:
 		why := ""
 		if ev.Err != nil {

@@ -44,10 +44,7 @@ func Serve(ctx context.Context, cfg *Config, log zerolog.Logger, version string)
 		log.Error().Str("report", r.String()).Msg("the payment store failed its integrity check and was salvaged")
 	}
 	links := new(status.LinkCounters)
-	line := device.NewLine(device.PortConfig{
-		Path: cfg.Register.Port, USB: cfg.Register.USB, Baud: cfg.Register.Baud,
-		Parity: cfg.Register.Parity, StopBits: cfg.Register.StopBits,
-	}, device.WithLogger(log), device.WithName("posagent "+version), device.WithTrace(links.Trace))
+	line := device.NewLine(cfg.Register.PortConfig(), device.WithLogger(log), device.WithName("posagent "+version), device.WithTrace(links.Trace))
 	log.Info().Str("port", cfg.Register.Port).Str("store", cfg.Storage.Path).Str("endpoint", cfg.Alipay.Endpoint).
 		Str("client_id", cfg.Alipay.ClientID).Msg("posagent starting")
 	calls := status.NewCalls()

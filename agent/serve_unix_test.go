@@ -80,7 +80,8 @@ listen = %q
 	var snap struct {
 		Version string `json:"version"`
 		Link    struct {
-			Up bool `json:"up"`
+			Up     bool   `json:"up"`
+			Device string `json:"device"`
 		} `json:"link"`
 		Alipay struct {
 			Reachable bool `json:"reachable"`
@@ -91,5 +92,8 @@ listen = %q
 	}
 	if snap.Version != "test" || !snap.Link.Up || !snap.Alipay.Reachable {
 		t.Errorf("status %+v, want version test, link up, Alipay reachable", snap)
+	}
+	if want, _ := filepath.EvalSymlinks(r.slave); snap.Link.Device != want {
+		t.Errorf("status shows the register on device %q, want %q", snap.Link.Device, want)
 	}
 }

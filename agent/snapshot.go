@@ -15,6 +15,9 @@ type Snapshot struct {
 	LinkUp    bool      // the register link is up
 	LinkSince time.Time // when LinkUp last changed
 	LinkError string    // why the link went down, when it is down
+	// LinkDevice is the device the register is on, open now or last
+	// open, and LinkUSB its USB identity where known.
+	LinkDevice, LinkUSB string
 
 	LastCall      time.Time // when the last Alipay call ended; zero before the first
 	LastCallError string    // why the last Alipay call got no usable answer; empty when it did

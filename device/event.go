@@ -31,7 +31,10 @@ type HelloDone struct {
 }
 
 // LinkUp reports that the port was opened and the session started.
-type LinkUp struct{ Port string }
+type LinkUp struct {
+	Port string // the device opened
+	USB  string // its USB identity, VID:PID[:SERIAL]; "" when not a USB adapter or not known
+}
 
 // LinkDown reports the end of a session: the port was unplugged, a write
 // failed or a frame went unacknowledged after its three transmissions. Data

@@ -31,7 +31,7 @@ func lockPort(name string) (release func(), err error) {
 		if errors.Is(err, unix.EBUSY) {
 			return nil, fmt.Errorf("opening %s: %w", name, ErrPortInUse)
 		}
-		return nil, fmt.Errorf("cannot open the register port %s: %w; check the cable and the port's permissions", name, err)
+		return nil, openError(name, err)
 	}
 	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		unix.Close(fd)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -34,7 +35,7 @@ func OpenPort(ctx context.Context, cfg PortConfig) (Conn, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	name, err := cfg.find()
+	name, err := cfg.Resolve()
 	if err != nil {
 		return nil, err
 	}
@@ -49,19 +50,19 @@ func OpenPort(ctx context.Context, cfg PortConfig) (Conn, error) {
 		if errors.As(err, &pe) && pe.Code() == serial.PortBusy {
 			return nil, fmt.Errorf("opening %s: %w", name, ErrPortInUse)
 		}
-		return nil, fmt.Errorf("cannot open the register port %s: %w; check the cable and the port's permissions", name, err)
+		return nil, openError(name, err)
 	}
 	if err := p.SetReadTimeout(portReadTimeout); err != nil {
 		p.Close()
 		release()
 		return nil, fmt.Errorf("setting the read timeout of %s: %w", name, err)
 	}
-	return &serialConn{port: p, name: name, release: release}, nil
+	return &serialConn{port: p, name: name, usb: usbIDOf(name), release: release}, nil
 }
 
-// find returns the device name to open: the configured path with symlinks
-// followed, or the one USB adapter that matches cfg.USB.
-func (c PortConfig) find() (string, error) {
+// Resolve returns the device OpenPort opens for c: the configured path with
+// symlinks followed, or the one USB adapter that matches c.USB.
+func (c PortConfig) Resolve() (string, error) {
 	if c.Path != "auto" {
 		return resolvePath(c.Path)
 	}
@@ -109,6 +110,25 @@ func matchUSB(ports []PortInfo, id usbID) (string, error) {
 	return "", fmt.Errorf("%d serial ports match USB id %s (%s): add the serial number, as VID:PID:SERIAL, to register.usb, or set register.port", len(match), want, strings.Join(names, ", "))
 }
 
+// openError says why the port name did not open and what to do about it.
+func openError(name string, err error) error {
+	var pe *serial.PortError
+	code := serial.PortErrorCode(-1)
+	if errors.As(err, &pe) {
+		code = pe.Code()
+	}
+	advice := "check the cable and the adapter"
+	switch {
+	case errors.Is(err, os.ErrPermission) || code == serial.PermissionDenied:
+		advice = "run posagent as a user allowed to use serial ports (on Linux, one in the dialout group, as the service's user is)"
+	case errors.Is(err, os.ErrNotExist) || code == serial.PortNotFound:
+		advice = "plug in the register's cable or correct register.port"
+	case code == serial.InvalidSpeed || code == serial.InvalidParity || code == serial.InvalidStopBits || code == serial.InvalidDataBits:
+		advice = "the adapter does not take these settings: check baud, parity and stop_bits in [register]"
+	}
+	return fmt.Errorf("cannot open the register port %s: %w; %s", name, err, advice)
+}
+
 func (c PortConfig) mode() *serial.Mode {
 	m := &serial.Mode{BaudRate: 115200, DataBits: 8, Parity: serial.NoParity, StopBits: serial.OneStopBit}
 	if c.Baud != 0 {
@@ -131,12 +151,31 @@ func (c PortConfig) mode() *serial.Mode {
 type serialConn struct {
 	port    serial.Port
 	name    string
+	usb     string // USB identity, "" when not a USB adapter or not known
 	release func()
 	closed  atomic.Bool
 }
 
 // Name returns the device name the port was opened by.
 func (c *serialConn) Name() string { return c.name }
+
+// USBID returns the port's USB identity as register.usb takes it, or "".
+func (c *serialConn) USBID() string { return c.usb }
+
+// usbIDOf returns the USB identity of the port name, or "" when it is not a
+// USB adapter or the system cannot list its ports.
+func usbIDOf(name string) string {
+	ports, err := ListPorts()
+	if err != nil {
+		return ""
+	}
+	for _, p := range ports {
+		if p.Name == name {
+			return p.USBID()
+		}
+	}
+	return ""
+}
 
 func (c *serialConn) Read(p []byte) (int, error) {
 	n, err := c.port.Read(p)

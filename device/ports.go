@@ -22,11 +22,21 @@ func (p PortInfo) String() string {
 	if !p.USB {
 		return p.Name
 	}
-	s := p.Name + " usb=" + p.VID + ":" + p.PID
-	if p.Serial != "" {
-		s += ":" + p.Serial
+	return p.Name + " usb=" + p.USBID()
+}
+
+// USBID returns the USB identity as register.usb takes it,
+// "VID:PID:SERIAL" or "VID:PID" for an adapter without a serial number, or
+// "" for a port that is not a USB adapter.
+func (p PortInfo) USBID() string {
+	if !p.USB {
+		return ""
 	}
-	return s
+	id := p.VID + ":" + p.PID
+	if p.Serial != "" {
+		id += ":" + p.Serial
+	}
+	return id
 }
 
 // ListPorts returns the serial ports of the machine with their USB identity.

@@ -77,13 +77,26 @@ func (l *Line) startSession(conn Conn) *session {
 	s.wg.Add(2)
 	go s.readLoop()
 	go s.writeLoop()
-	l.log.Info().Str("port", s.port).Str("boot", l.hello.Boot).Msg("register port open")
-	l.emit(LinkUp{Port: s.port})
+	usb := connUSB(conn)
+	open := l.log.Info().Str("port", s.port)
+	if usb != "" {
+		open = open.Str("usb", usb)
+	}
+	open.Str("boot", l.hello.Boot).Msg("register port open")
+	l.emit(LinkUp{Port: s.port, USB: usb})
 	s.idle = l.arm(IdleTimeout, timerIdle)
 	// HELLO goes first, before whatever waited while the port was closed.
 	l.queue = append([]outMsg{l.helloMsg(true)}, l.queue...)
 	s.pump()
 	return s
+}
+
+// connUSB returns the USB identity of c's port, where c knows it.
+func connUSB(c Conn) string {
+	if u, ok := c.(interface{ USBID() string }); ok {
+		return u.USBID()
+	}
+	return ""
 }
 
 func connName(c Conn) string {
