@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -125,13 +124,12 @@ listen = ""
 		cmd.Wait()
 	}
 
-	reg.mu.Lock()
+	accepted, results := reg.received()
 	before := 0
-	for _, rs := range reg.results {
+	for _, rs := range results {
 		before += len(rs)
 	}
-	reg.mu.Unlock()
-	t.Logf("%d kills; by then %d payments accepted, %d RESULT frames received, %d Alipay calls made", kills, len(reg.accepted), before, len(srv.Calls()))
+	t.Logf("%d kills; by then %d payments accepted, %d RESULT frames received, %d Alipay calls made", kills, len(accepted), before, len(srv.Calls()))
 
 	// A last run that is left to finish everything.
 	cmd := startAgent(t, bin, config)
@@ -147,21 +145,19 @@ listen = ""
 		t.Fatal(err)
 	}
 	defer store.Close()
-	reg.mu.Lock()
-	defer reg.mu.Unlock()
+	_, results = reg.received()
 	frames := 0
-	for _, rs := range reg.results {
+	for _, rs := range results {
 		frames += len(rs)
 	}
 	t.Logf("at the end: %d RESULT frames for %d payments, %d Alipay calls", frames, len(reqs), len(srv.Calls()))
 	for _, req := range reqs {
 		w := expected[req]
-		results := reg.results[req]
-		if len(results) == 0 {
+		if len(results[req]) == 0 {
 			t.Errorf("%s: no RESULT", req)
 			continue
 		}
-		for _, r := range results {
+		for _, r := range results[req] {
 			if r.Status != w.status || (w.code != "" && r.Code != w.code) {
 				t.Errorf("%s: a RESULT said %s %s, want %s %s", req, r.Status, r.Code, w.status, w.code)
 			}
@@ -203,55 +199,25 @@ func writeFile(t *testing.T, path, text string) {
 	}
 }
 
-// crashRegister is the register of the crash test: it sends each PAY again
-// until it is answered ACCEPTED or final (as a register does after T3),
-// confirms every RESULT with DONE, and records every RESULT it gets.
-type crashRegister struct {
-	line *device.Line
-
-	mu       sync.Mutex
-	accepted map[string]bool
-	results  map[string][]device.Result
-	changed  chan struct{}
-}
+// crashRegister is the register of the crash test: a device.Register that
+// confirms every RESULT with DONE and sends each PAY again until it is
+// answered ACCEPTED or final (as a register does after T3).
+type crashRegister struct{ *device.Register }
 
 func newCrashRegister(t *testing.T, master *os.File) *crashRegister {
-	r := &crashRegister{accepted: map[string]bool{}, results: map[string][]device.Result{}, changed: make(chan struct{})}
-	r.line = device.NewLine(device.PortConfig{Path: "register"}, device.WithRole(device.RoleRegister),
+	reg := device.NewRegister(device.PortConfig{Path: "register"},
 		device.WithOpener(func(ctx context.Context) (device.Conn, error) {
 			// The same pty master for every session: a link down (the
 			// agent was killed) must not close it.
 			master.SetReadDeadline(time.Time{})
 			return sessionConn{master}, nil
 		}))
+	reg.SetAutoDone(true)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); r.line.Run(ctx) }()
-	go r.collect(ctx)
+	go func() { defer close(done); reg.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done; master.Close() })
-	return r
-}
-
-func (r *crashRegister) collect(ctx context.Context) {
-	for ev := range r.line.Events() {
-		rec, ok := ev.(device.Received)
-		if !ok {
-			continue
-		}
-		r.mu.Lock()
-		switch m := rec.Msg.(type) {
-		case device.Status:
-			if m.State == "ACCEPTED" || device.IsFinal(m.State) {
-				r.accepted[m.Req] = true
-			}
-		case device.Result:
-			r.results[m.Req] = append(r.results[m.Req], m)
-			go r.line.Send(ctx, device.Done{Req: m.Req})
-		}
-		close(r.changed)
-		r.changed = make(chan struct{})
-		r.mu.Unlock()
-	}
+	return &crashRegister{reg}
 }
 
 // payAll sends the PAYs one after the other, each again every 2 s until it
@@ -259,8 +225,14 @@ func (r *crashRegister) collect(ctx context.Context) {
 func (r *crashRegister) payAll(ctx context.Context, reqs []string) {
 	for _, req := range reqs {
 		for {
-			r.line.Send(ctx, device.Pay{Req: req, Amount: 100, Currency: "USD"})
-			if r.waitFor(ctx, 2*time.Second, func() bool { return r.accepted[req] }) {
+			r.Pay(ctx, device.Pay{Req: req, Amount: 100, Currency: "USD"})
+			wait, cancel := context.WithTimeout(ctx, 2*time.Second)
+			_, err := r.WaitMessage(wait, func(m device.Message) bool {
+				s, ok := m.(device.Status)
+				return ok && s.Req == req && (s.State == "ACCEPTED" || device.IsFinal(s.State))
+			})
+			cancel()
+			if err == nil {
 				break
 			}
 			if ctx.Err() != nil {
@@ -270,40 +242,40 @@ func (r *crashRegister) payAll(ctx context.Context, reqs []string) {
 	}
 }
 
-// waitFor waits up to d for ok, checked under the lock at each change.
-func (r *crashRegister) waitFor(ctx context.Context, d time.Duration, ok func() bool) bool {
-	timeout := time.After(d)
-	for {
-		r.mu.Lock()
-		done, changed := ok(), r.changed
-		r.mu.Unlock()
-		if done {
-			return true
-		}
-		select {
-		case <-changed:
-		case <-timeout:
-			return false
-		case <-ctx.Done():
-			return false
+// waitAll waits until every payment has a RESULT.
+func (r *crashRegister) waitAll(t *testing.T, reqs []string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	for _, req := range reqs {
+		_, err := r.WaitMessage(ctx, func(m device.Message) bool {
+			res, ok := m.(device.Result)
+			return ok && res.Req == req
+		})
+		if err != nil {
+			t.Fatal("gave up waiting for every payment's RESULT")
 		}
 	}
 }
 
-// waitAll waits until every payment has a RESULT.
-func (r *crashRegister) waitAll(t *testing.T, reqs []string) {
-	t.Helper()
-	ok := r.waitFor(context.Background(), 90*time.Second, func() bool {
-		for _, req := range reqs {
-			if len(r.results[req]) == 0 {
-				return false
-			}
+// received returns the payments answered ACCEPTED or final so far, and
+// every RESULT received for each payment.
+func (r *crashRegister) received() (accepted map[string]bool, results map[string][]device.Result) {
+	accepted, results = map[string]bool{}, map[string][]device.Result{}
+	for _, rec := range r.Messages() {
+		if rec.Out {
+			continue
 		}
-		return true
-	})
-	if !ok {
-		t.Fatal("gave up waiting for every payment's RESULT")
+		switch m := rec.Msg.(type) {
+		case device.Status:
+			if m.State == "ACCEPTED" || device.IsFinal(m.State) {
+				accepted[m.Req] = true
+			}
+		case device.Result:
+			results[m.Req] = append(results[m.Req], m)
+		}
 	}
+	return accepted, results
 }
 
 // sessionConn is the pty master for one session of the register's line:

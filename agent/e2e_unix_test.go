@@ -195,9 +195,8 @@ func TestRestartResumesPollingAndResendsResults(t *testing.T) {
 	r.srv.Script("open", alipaytest.Script{})                                               // PROCESSING until scripted again
 	r.srv.Script("done", alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Success()}}) // final at once
 	r.srv.Script("late", alipaytest.Script{})                                               // its deadline passes while stopped
-	r.reg.mu.Lock()
-	r.reg.autoDone = false // the register does not confirm before the restart
-	r.reg.mu.Unlock()
+	// The register does not confirm before the restart.
+	r.reg.SetAutoDone(false)
 	var clock offsetClock
 	opts := testOptions()
 	opts.Now = clock.now
@@ -220,21 +219,11 @@ func TestRestartResumesPollingAndResendsResults(t *testing.T) {
 
 	r.srv.Script("open", alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Success()}})
 	r.srv.Script("resume", alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Success()}})
-	r.reg.mu.Lock()
-	r.reg.autoDone = true
-	r.reg.mu.Unlock()
+	r.reg.SetAutoDone(true)
 	clock.advance(11 * time.Minute) // past the deadlines, inside the cancel window
 	r.srv.Script("late", alipaytest.Script{})
 	r.start(opts)
-	r.reg.wait("RESULT of done resent", func() bool {
-		n := 0
-		for _, m := range r.reg.results {
-			if m.Req == "done" {
-				n++
-			}
-		}
-		return n > before
-	})
+	r.reg.waitResults("done", before+1) // the RESULT of done resent
 	if res := r.reg.result("late"); res.Status != "CANCELLED" || res.Code != reasonTimeout {
 		t.Errorf("late payment RESULT %+v, want CANCELLED TIMEOUT", res)
 	}
@@ -287,23 +276,13 @@ func TestStopIsPromptWithCallsInFlight(t *testing.T) {
 func TestResultResentUntilDone(t *testing.T) {
 	r := newRig(t)
 	r.srv.Script("pos-1", alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Success()}})
-	r.reg.mu.Lock()
-	r.reg.autoDone = false
-	r.reg.mu.Unlock()
+	r.reg.SetAutoDone(false)
 	opts := testOptions()
 	opts.ResendAfter = 100 * time.Millisecond
 	r.start(opts)
 	r.pay("pos-1", 100, 0)
-	r.reg.wait("the RESULT sent three times", func() bool {
-		n := 0
-		for _, m := range r.reg.results {
-			if m.Req == "pos-1" {
-				n++
-			}
-		}
-		return n >= 3
-	})
-	if err := r.reg.line.Send(context.Background(), device.Done{Req: "pos-1"}); err != nil {
+	r.reg.waitResults("pos-1", 3) // the RESULT sent three times
+	if err := r.reg.Done(context.Background(), "pos-1"); err != nil {
 		t.Fatal(err)
 	}
 	p := waitDelivered(t, r, "pos-1")

@@ -5,9 +5,9 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -132,24 +132,18 @@ func (r *rig) pay(req string, amount int64, expiry time.Duration) device.Status 
 	return r.reg.request(device.Pay{Req: req, Amount: amount, Currency: "USD", Expiry: expiry})
 }
 
-// testRegister plays the register on the master side of the pty over a
-// real register-role line, and records every STATUS and RESULT it gets.
+// testRegister is a device.Register on the master side of the pty, which
+// records what the agent sends and confirms every RESULT with DONE unless
+// SetAutoDone(false); its waits fail the test after guard.
 type testRegister struct {
-	t    testing.TB
-	line *device.Line
-
-	mu       sync.Mutex
-	statuses []device.Status
-	results  []device.Result
-	changed  chan struct{}
-	autoDone bool
+	*device.Register
+	t testing.TB
 }
 
 func startRegister(t testing.TB, master *os.File) *testRegister {
-	reg := &testRegister{t: t, changed: make(chan struct{}), autoDone: true}
 	conn := ptyConn{master}
 	opened := false
-	reg.line = device.NewLine(device.PortConfig{Path: "register"}, device.WithRole(device.RoleRegister),
+	reg := device.NewRegister(device.PortConfig{Path: "register"},
 		device.WithOpener(func(ctx context.Context) (device.Conn, error) {
 			if opened {
 				<-ctx.Done() // one pty master for the whole test
@@ -158,58 +152,15 @@ func startRegister(t testing.TB, master *os.File) *testRegister {
 			opened = true
 			return conn, nil
 		}))
+	reg.SetAutoDone(true)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		reg.line.Run(ctx)
+		reg.Run(ctx)
 	}()
-	go reg.collect(ctx)
 	t.Cleanup(func() { cancel(); <-done })
-	return reg
-}
-
-// collect records what the agent sends and confirms every RESULT with DONE
-// unless autoDone is off.
-func (r *testRegister) collect(ctx context.Context) {
-	for ev := range r.line.Events() {
-		rec, ok := ev.(device.Received)
-		if !ok {
-			continue
-		}
-		r.mu.Lock()
-		switch m := rec.Msg.(type) {
-		case device.Status:
-			r.statuses = append(r.statuses, m)
-		case device.Result:
-			r.results = append(r.results, m)
-			if r.autoDone {
-				go r.line.Send(ctx, device.Done{Req: m.Req})
-			}
-		}
-		close(r.changed)
-		r.changed = make(chan struct{})
-		r.mu.Unlock()
-	}
-}
-
-// wait calls ok with the records under the lock until it reports true.
-func (r *testRegister) wait(what string, ok func() bool) {
-	r.t.Helper()
-	deadline := time.After(guard)
-	for {
-		r.mu.Lock()
-		done, changed := ok(), r.changed
-		r.mu.Unlock()
-		if done {
-			return
-		}
-		select {
-		case <-changed:
-		case <-deadline:
-			r.t.Fatalf("register: gave up waiting for %s", what)
-		}
-	}
+	return &testRegister{Register: reg, t: t}
 }
 
 // request sends m and returns the first new STATUS for its req.
@@ -221,52 +172,70 @@ func (r *testRegister) request(m device.Message) device.Status {
 // requestFor sends m and returns the first new STATUS whose req is req.
 func (r *testRegister) requestFor(m device.Message, req string) device.Status {
 	r.t.Helper()
-	r.mu.Lock()
-	seen := len(r.statuses)
-	r.mu.Unlock()
-	if err := r.line.Send(context.Background(), m); err != nil {
+	match := func(m device.Message) bool { s, ok := m.(device.Status); return ok && s.Req == req }
+	seen := len(r.received(match))
+	if err := r.Send(context.Background(), m); err != nil {
 		r.t.Fatal(err)
 	}
-	var got device.Status
-	r.wait("STATUS for "+req, func() bool {
-		for _, s := range r.statuses[seen:] {
-			if s.Req == req {
-				got = s
-				return true
-			}
-		}
-		return false
-	})
-	return got
+	return r.nth("STATUS for "+req, seen, match).(device.Status)
 }
 
 // result waits for the first RESULT for req.
 func (r *testRegister) result(req string) device.Result {
 	r.t.Helper()
-	var got device.Result
-	r.wait("RESULT for "+req, func() bool {
-		for _, m := range r.results {
-			if m.Req == req {
-				got = m
-				return true
-			}
-		}
-		return false
-	})
-	return got
+	return r.nth("RESULT for "+req, 0, resultFor(req)).(device.Result)
 }
 
-// resultsFor returns every RESULT received for req.
+// waitResults waits until n RESULTs for req have come.
+func (r *testRegister) waitResults(req string, n int) {
+	r.t.Helper()
+	r.nth(fmt.Sprintf("RESULT %d for %s", n, req), n-1, resultFor(req))
+}
+
+// resultsFor returns every RESULT received for req so far.
 func (r *testRegister) resultsFor(req string) []device.Result {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	var out []device.Result
-	for _, m := range r.results {
-		if m.Req == req {
-			out = append(out, m)
+	for _, m := range r.received(resultFor(req)) {
+		out = append(out, m.(device.Result))
+	}
+	return out
+}
+
+// received returns the messages received so far for which match is true.
+func (r *testRegister) received(match func(device.Message) bool) []device.Message {
+	var out []device.Message
+	for _, rec := range r.Messages() {
+		if !rec.Out && match(rec.Msg) {
+			out = append(out, rec.Msg)
 		}
 	}
 	return out
+}
+
+// nth returns the message received after the first n for which match is
+// true, waiting for it. WaitMessage offers each received message once, in
+// order, so counting the matches skips the first n.
+func (r *testRegister) nth(what string, n int, match func(device.Message) bool) device.Message {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), guard)
+	defer cancel()
+	matched := 0
+	m, err := r.WaitMessage(ctx, func(m device.Message) bool {
+		if !match(m) {
+			return false
+		}
+		matched++
+		return matched > n
+	})
+	if err != nil {
+		r.t.Fatalf("register: gave up waiting for %s", what)
+	}
+	return m
+}
+
+// resultFor returns a match for the RESULTs for req.
+func resultFor(req string) func(device.Message) bool {
+	return func(m device.Message) bool { res, ok := m.(device.Result); return ok && res.Req == req }
 }
 
 func reqOf(m device.Message) string {
