@@ -143,6 +143,8 @@ func (r *Register) Frames() []Trace {
 
 // WaitEvent returns the first event, since the register started, for which
 // match is true, waiting for it if it has not come yet, or ctx's error.
+// match sees each event once, in the order the events came, so a match that
+// counts can wait for the n-th event of a kind.
 func (r *Register) WaitEvent(ctx context.Context, match func(Event) bool) (Event, error) {
 	for seen := 0; ; {
 		r.mu.Lock()
@@ -184,7 +186,8 @@ func (r *Register) eventAt(ctx context.Context, i int) (Event, error) {
 }
 
 // WaitMessage returns the first message received, since the register
-// started, for which match is true, waiting for it if needed.
+// started, for which match is true, waiting for it if needed. Like
+// WaitEvent, it shows match each received message once, in order.
 func (r *Register) WaitMessage(ctx context.Context, match func(Message) bool) (Message, error) {
 	ev, err := r.WaitEvent(ctx, func(ev Event) bool {
 		rc, ok := ev.(Received)
