@@ -32,6 +32,12 @@ type Opener func(ctx context.Context) (Conn, error)
 const (
 	minBackoff = 250 * time.Millisecond
 	maxBackoff = 5 * time.Second
+
+	// openLogEvery is how often a port that keeps failing to open with the
+	// same error is logged as a warning again: a register switched off
+	// overnight must not fill the log with a line every 5 s. Every attempt
+	// is still logged at debug level and reported as OpenFailed.
+	openLogEvery = 5 * time.Minute
 )
 
 // maxQueue bounds the messages waiting to be sent; beyond it the oldest is
@@ -174,6 +180,7 @@ func (l *Line) Run(ctx context.Context) error {
 	var s *session
 	var retry timerSlot
 	defer func() { retry.stop() }()
+	var failures openFailures
 	openNow := true
 	for {
 		if s == nil && openNow {
@@ -186,11 +193,12 @@ func (l *Line) Run(ctx context.Context) error {
 				return nil
 			}
 			if err != nil {
-				l.log.Warn().Err(err).Dur("retry", backoff).Msg("cannot open the register port")
+				failures.log(l.log, l.clock.Now(), err, backoff)
 				l.emit(OpenFailed{Err: err, Retry: backoff})
 				retry = l.arm(backoff, timerBackoff)
 				backoff = min(2*backoff, maxBackoff)
 			} else {
+				failures = openFailures{}
 				s = l.startSession(conn)
 			}
 		}
@@ -354,4 +362,29 @@ func (l *Line) frameLog(port string, out bool, f Frame, raw []byte, err error) {
 		return
 	}
 	ev.Uint8("seq", f.Seq).Str("type", string(f.Type)).Int("len", len(f.Payload)).Str("payload", printable(f.Payload)).Msg("frame")
+}
+
+// openFailures decides which failed opens of the port are logged as
+// warnings: the first, one whose error differs from the last warned, and
+// then one every openLogEvery, saying how many failed since the last warning
+// (this one included). The others
+// go to the debug level.
+type openFailures struct {
+	warned  time.Time // when the last warning was logged
+	lastErr string    // its error
+	since   int       // failed opens since then
+}
+
+func (f *openFailures) log(log zerolog.Logger, now time.Time, err error, retry time.Duration) {
+	f.since++
+	if f.since > 1 && err.Error() == f.lastErr && now.Sub(f.warned) < openLogEvery {
+		log.Debug().Err(err).Dur("retry", retry).Msg("cannot open the register port")
+		return
+	}
+	e := log.Warn().Err(err).Dur("retry", retry)
+	if f.since > 1 {
+		e = e.Int("failed_since_last_warning", f.since-1)
+	}
+	e.Msg("cannot open the register port")
+	f.warned, f.lastErr, f.since = now, err.Error(), 1
 }
