@@ -367,8 +367,7 @@ func (l *Line) frameLog(port string, out bool, f Frame, raw []byte, err error) {
 // openFailures decides which failed opens of the port are logged as
 // warnings: the first, one whose error differs from the last warned, and
 // then one every openLogEvery, saying how many failed since the last warning
-// (this one included). The others
-// go to the debug level.
+// (this one included). The others go to the debug level.
 type openFailures struct {
 	warned  time.Time // when the last warning was logged
 	lastErr string    // its error
