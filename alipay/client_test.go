@@ -391,36 +391,32 @@ func TestInquireRefusesAnswersSignedWithAnotherKey(t *testing.T) {
 	}
 }
 
-func TestInquireSignsTheSandboxPath(t *testing.T) {
-	const id = "SANDBOX_5X00000000000000"
-	srv, c := newFake(t, nil, alipaytest.WithClientID(id))
-	srv.Script("R1", alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Success()}})
-	ctx := testContext(t)
-	if _, err := c.Inquire(ctx, alipay.Ref{PaymentRequestID: "R1"}); err != nil {
-		t.Fatal(err)
+// TestClientUsesThePathsOfItsClientID checks that a sandbox client id
+// (SANDBOX_...) sends, and signs, the sandbox paths, and any other id the live
+// ones: the fake server verifies the signature over the path it was called on.
+func TestClientUsesThePathsOfItsClientID(t *testing.T) {
+	tests := []struct {
+		name, clientID, prefix string
+	}{
+		{"sandbox", "SANDBOX_5X00000000000000", "/ams/sandbox/api/v1/payments/"},
+		{"live", alipaytest.DefaultClientID, "/ams/api/v1/payments/"},
 	}
-	if _, err := c.Cancel(ctx, alipay.Ref{PaymentRequestID: "R1"}); err != nil {
-		t.Fatal(err)
-	}
-	calls := srv.Calls()
-	if len(calls) != 2 || calls[0].Path != "/ams/sandbox/api/v1/payments/inquiryPayment" || calls[1].Path != "/ams/sandbox/api/v1/payments/cancel" {
-		t.Fatalf("calls %+v, want the two sandbox paths", calls)
-	}
-}
-
-func TestInquireUsesTheLivePaths(t *testing.T) {
-	srv, c := newFake(t, nil)
-	srv.Script("R1", alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Success()}})
-	ctx := testContext(t)
-	if _, err := c.Inquire(ctx, alipay.Ref{PaymentRequestID: "R1"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Cancel(ctx, alipay.Ref{PaymentRequestID: "R1"}); err != nil {
-		t.Fatal(err)
-	}
-	calls := srv.Calls()
-	if len(calls) != 2 || calls[0].Path != "/ams/api/v1/payments/inquiryPayment" || calls[1].Path != "/ams/api/v1/payments/cancel" {
-		t.Fatalf("calls %+v, want the two live paths", calls)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, c := newFake(t, nil, alipaytest.WithClientID(tt.clientID))
+			srv.Script("R1", alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Success()}})
+			ctx := testContext(t)
+			if _, err := c.Inquire(ctx, alipay.Ref{PaymentRequestID: "R1"}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Cancel(ctx, alipay.Ref{PaymentRequestID: "R1"}); err != nil {
+				t.Fatal(err)
+			}
+			calls := srv.Calls()
+			if len(calls) != 2 || calls[0].Path != tt.prefix+"inquiryPayment" || calls[1].Path != tt.prefix+"cancel" {
+				t.Fatalf("calls %+v, want %sinquiryPayment and %scancel", calls, tt.prefix, tt.prefix)
+			}
+		})
 	}
 }
 
