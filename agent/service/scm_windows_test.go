@@ -76,27 +76,7 @@ func serviceHelper(configPath string) int {
 }
 
 func TestServiceLifecycle(t *testing.T) {
-	if os.Getenv(scmEnv) == "" {
-		t.Skipf("set %s=1 to install a test service (needs Administrator rights)", scmEnv)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	config := helperConfig(t, port+".toml")
-	m := &Manager{Name: scmTestName, Executable: exe, ConfigPath: config}
-	t.Cleanup(func() {
-		if st, err := m.Status(); err == nil && st.Installed {
-			m.Uninstall()
-		}
-	})
+	m, ln := testService(t, scmTestName, "")
 
 	wine := underWine()
 	if err := m.Install(); err != nil {
@@ -150,28 +130,7 @@ func TestServiceLifecycle(t *testing.T) {
 // service must end with a service-specific exit code, the kind of stop that
 // counts as a failure for the recovery actions.
 func TestFailedServiceReportsAnErrorExitCode(t *testing.T) {
-	if os.Getenv(scmEnv) == "" {
-		t.Skipf("set %s=1 to install a test service (needs Administrator rights)", scmEnv)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	config := helperConfig(t, port+"-fail.toml")
-	m := &Manager{Name: scmTestName + "-fail", Executable: exe, ConfigPath: config}
-	t.Cleanup(func() {
-		if st, err := m.Status(); err == nil && st.Installed {
-			if err := m.Uninstall(); err != nil {
-				t.Errorf("Uninstall: %v", err)
-			}
-		}
-	})
+	m, ln := testService(t, scmTestName+"-fail", "-fail")
 	if err := m.Install(); err != nil && !(underWine() && errors.Is(err, windows.ERROR_INVALID_LEVEL)) {
 		t.Fatalf("Install: %v", err)
 	}
@@ -203,7 +162,7 @@ func TestFailedServiceReportsAnErrorExitCode(t *testing.T) {
 		t.Errorf("service status %+v, want stopped with service-specific exit code 1", q)
 	}
 	// A service has no stderr: the error it ended with must be in its log.
-	logged, err := os.ReadFile(config + ".log")
+	logged, err := os.ReadFile(m.ConfigPath + ".log")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,20 +228,44 @@ func checkEventSource(t *testing.T, name string, want bool) {
 
 // underWine reports whether the test runs under wine, whose ntdll has
 // wine_get_version.
-// helperConfig returns the configuration path the service helper is started
-// with, in a folder with a space in its name, and makes the folder for the
-// helper's log. The configuration itself need not exist: the helper reads
-// only the port from its name. (t.TempDir is not used: wine cannot remove
-// it.)
-func helperConfig(t *testing.T, name string) string {
+// testService returns the Manager of a test service named name that runs
+// this test binary as the service helper, and the listener the helper
+// connects to. It skips the test unless scmEnv is set, and removes the
+// service when the test ends.
+//
+// The helper's configuration path is PORT+suffix+".toml", in a folder with a
+// space in its name, where the helper writes its log. The configuration
+// itself need not exist: the helper reads only the port and the suffix from
+// its name. (t.TempDir is not used: wine cannot remove it.)
+func testService(t *testing.T, name, suffix string) (*Manager, net.Listener) {
 	t.Helper()
+	if os.Getenv(scmEnv) == "" {
+		t.Skipf("set %s=1 to install a test service (needs Administrator rights)", scmEnv)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
 	dir := filepath.Join(os.Getenv("SystemDrive")+`\`, "posagent test")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	config := filepath.Join(dir, name)
-	t.Cleanup(func() { os.Remove(config + ".log") })
-	return config
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	m := &Manager{Name: name, Executable: exe, ConfigPath: filepath.Join(dir, port+suffix+".toml")}
+	t.Cleanup(func() {
+		if st, err := m.Status(); err == nil && st.Installed {
+			if err := m.Uninstall(); err != nil {
+				t.Errorf("Uninstall: %v", err)
+			}
+		}
+		os.Remove(m.ConfigPath + ".log")
+	})
+	return m, ln
 }
 
 func underWine() bool {
