@@ -28,6 +28,10 @@ type Report struct {
 	// BadPages counts pages the scan could not make sense of; records on
 	// them are lost without a trace of their ids.
 	BadPages int
+	// Appended counts zero bytes that opening the damaged file added to
+	// its end and that could not be cut off again (see Store.salvage); the
+	// bytes before them are the file as it was found.
+	Appended int64
 }
 
 // Loss names a payment that could not be saved and why.
@@ -53,6 +57,9 @@ func (r *Report) String() string {
 	if r.BadPages > 0 {
 		fmt.Fprintf(&b, "; %d pages were unreadable", r.BadPages)
 	}
+	if r.Appended > 0 {
+		fmt.Fprintf(&b, "; the moved file ends in %d zero bytes that opening it added", r.Appended)
+	}
 	return b.String()
 }
 
@@ -62,8 +69,23 @@ func (r *Report) String() string {
 // new file cannot be written (a full disk), the damaged file stays where it
 // is and the next Open tries again. problem is what the integrity check
 // found.
-func (s *Store) salvage(problem error, timeout time.Duration) error {
+//
+// The damaged file is kept byte for byte as Open found it, size bytes long:
+// on Windows bbolt grows a file it opens read-write to the size of its
+// memory map, so a file cut short gains a tail of zeros by being opened.
+// That tail is cut off again before anything reads or moves the file. Where
+// Windows refuses (bbolt failed while the file was mapped, and the mapping
+// lasts until the process ends), the zeros stay and the report counts them:
+// saving the payments matters more.
+func (s *Store) salvage(problem error, size int64, timeout time.Duration) error {
+	var appended int64
+	if fi, err := os.Stat(s.path); err == nil && size >= 0 && fi.Size() > size {
+		if err := os.Truncate(s.path, size); err != nil {
+			appended = fi.Size() - size
+		}
+	}
 	found, rep := readDamaged(s.path, timeout)
+	rep.Appended = appended
 	rep.Path, rep.Problem = s.path, problem.Error()
 	ids := make([]string, 0, len(found))
 	for id := range found {

@@ -69,6 +69,12 @@ func Open(path string, opts Options) (*Store, error) {
 			return nil, err
 		}
 	}
+	// The size the file had before bbolt opened it, for a salvage to keep
+	// the damaged file as it was found (see Store.salvage).
+	found := int64(-1)
+	if fi, err := os.Stat(path); err == nil {
+		found = fi.Size()
+	}
 	db, err := openBolt(path, opts.ReadOnly, opts.LockTimeout)
 	if err == nil {
 		s.db = db
@@ -88,7 +94,7 @@ func Open(path string, opts Options) (*Store, error) {
 	if s.readOnly {
 		return nil, fmt.Errorf("the store %s failed its integrity check (%w); start posagent to salvage it", path, err)
 	}
-	if err := s.salvage(err, opts.LockTimeout); err != nil {
+	if err := s.salvage(err, found, opts.LockTimeout); err != nil {
 		return nil, err
 	}
 	return s, nil
