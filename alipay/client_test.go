@@ -404,15 +404,7 @@ func TestClientUsesThePathsOfItsClientID(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv, c := newFake(t, nil, alipaytest.WithClientID(tt.clientID))
-			srv.Script("R1", alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Success()}})
-			ctx := testContext(t)
-			if _, err := c.Inquire(ctx, alipay.Ref{PaymentRequestID: "R1"}); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := c.Cancel(ctx, alipay.Ref{PaymentRequestID: "R1"}); err != nil {
-				t.Fatal(err)
-			}
-			calls := srv.Calls()
+			calls := inquireAndCancel(t, srv, c, "R1")
 			if len(calls) != 2 || calls[0].Path != tt.prefix+"inquiryPayment" || calls[1].Path != tt.prefix+"cancel" {
 				t.Fatalf("calls %+v, want %sinquiryPayment and %scancel", calls, tt.prefix, tt.prefix)
 			}
@@ -420,19 +412,26 @@ func TestClientUsesThePathsOfItsClientID(t *testing.T) {
 	}
 }
 
+// inquireAndCancel scripts req as paid, asks about it and cancels it, and
+// returns the calls the server got.
+func inquireAndCancel(t *testing.T, srv *alipaytest.Server, c *alipay.Client, req string) []alipaytest.Call {
+	t.Helper()
+	srv.Script(req, alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Success()}})
+	ctx := testContext(t)
+	if _, err := c.Inquire(ctx, alipay.Ref{PaymentRequestID: req}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Cancel(ctx, alipay.Ref{PaymentRequestID: req}); err != nil {
+		t.Fatal(err)
+	}
+	return srv.Calls()
+}
+
 func TestInquireSendsMerchantAccountIDWhenSet(t *testing.T) {
 	for _, account := range []string{"", "MA-0001"} {
 		t.Run("account="+account, func(t *testing.T) {
 			srv, c := newFake(t, func(c *alipay.Config) { c.MerchantAccountID = account })
-			srv.Script("R1", alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Success()}})
-			ctx := testContext(t)
-			if _, err := c.Inquire(ctx, alipay.Ref{PaymentRequestID: "R1"}); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := c.Cancel(ctx, alipay.Ref{PaymentRequestID: "R1"}); err != nil {
-				t.Fatal(err)
-			}
-			for _, call := range srv.Calls() {
+			for _, call := range inquireAndCancel(t, srv, c, "R1") {
 				if call.MerchantAccountID != account || call.PaymentRequestID != "R1" || call.PaymentID != "" {
 					t.Fatalf("call %+v, want merchantAccountId %q and only paymentRequestId", call, account)
 				}
