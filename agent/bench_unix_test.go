@@ -124,10 +124,7 @@ func BenchmarkIdleAgent(b *testing.B) {
 		idle = d
 	}
 	dir := b.TempDir()
-	bin := filepath.Join(dir, "posagent")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/posagent/posagent/cmd/posagent").CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildPosagent(b, dir)
 	srv := alipaytest.NewServer()
 	defer srv.Close()
 	priv, pub, err := srv.WriteKeyFiles(dir)
@@ -150,22 +147,13 @@ func BenchmarkIdleAgent(b *testing.B) {
 		reg.Run(ctx)
 	}()
 	config := filepath.Join(dir, "posagent.toml")
-	if err := os.WriteFile(config, fmt.Appendf(nil, `[register]
-port = %q
-[alipay]
-endpoint = %q
-client_id = %q
-private_key_file = %q
-alipay_public_key_file = %q
-[storage]
+	writeAgentConfig(b, config, slave.Name(), srv, priv, pub, fmt.Sprintf(`[storage]
 path = %q
 [log]
 level = "warn"
 [status]
 listen = ""
-`, slave.Name(), srv.URL, srv.ClientID, priv, pub, filepath.Join(dir, "posagent.db")), 0o600); err != nil {
-		b.Fatal(err)
-	}
+`, filepath.Join(dir, "posagent.db")))
 	for range b.N {
 		cmd := exec.Command(bin, "run", "-config", config)
 		if err := cmd.Start(); err != nil {

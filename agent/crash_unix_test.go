@@ -35,11 +35,7 @@ func TestCrashLosesNothing(t *testing.T) {
 		t.Skip("reopening a pty whose holder was killed needs root (TIOCEXCL outlives the holder)")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "posagent")
-	build := exec.Command("go", "build", "-o", bin, "github.com/posagent/posagent/cmd/posagent")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildPosagent(t, dir)
 
 	srv := alipaytest.NewServer()
 	t.Cleanup(srv.Close)
@@ -58,14 +54,7 @@ func TestCrashLosesNothing(t *testing.T) {
 	}
 	db := filepath.Join(dir, "posagent.db")
 	config := filepath.Join(dir, "posagent.toml")
-	writeFile(t, config, fmt.Sprintf(`[register]
-port = %q
-[alipay]
-endpoint = %q
-client_id = %q
-private_key_file = %q
-alipay_public_key_file = %q
-timeout = "2s"
+	writeAgentConfig(t, config, port, srv, priv, pub, fmt.Sprintf(`timeout = "2s"
 [polling]
 interval = "1s"
 cancel_after = "10s"
@@ -77,7 +66,7 @@ level = "warn"
 file = %q
 [status]
 listen = ""
-`, port, srv.URL, srv.ClientID, priv, pub, db, filepath.Join(dir, "posagent.log")))
+`, db, filepath.Join(dir, "posagent.log")))
 
 	// The payments and how each must end.
 	type want struct{ status, code string }
@@ -190,13 +179,6 @@ func startAgent(t *testing.T, bin, config string) *exec.Cmd {
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	return cmd
-}
-
-func writeFile(t *testing.T, path, text string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // crashRegister is the register of the crash test: a device.Register that

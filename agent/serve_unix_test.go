@@ -32,18 +32,11 @@ func TestServeRunsFromConfigWithStatusPage(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	path := filepath.Join(dir, "posagent.toml")
-	writeFile(t, path, fmt.Sprintf(`[register]
-port = %q
-[alipay]
-endpoint = %q
-client_id = %q
-private_key_file = %q
-alipay_public_key_file = %q
-[storage]
+	writeAgentConfig(t, path, r.slave, r.srv, priv, pub, fmt.Sprintf(`[storage]
 path = "posagent.db"
 [status]
 listen = %q
-`, r.slave, r.srv.URL, r.srv.ClientID, priv, pub, addr))
+`, addr))
 	cfg, err := LoadConfig(path)
 	if err != nil {
 		t.Fatal(err)
