@@ -79,16 +79,7 @@ func exportRow(p *queue.Payment) []string {
 
 // auditLine is one audit event on one line: its time, call and what came of it.
 func auditLine(e queue.Event) string {
-	parts := []string{csvTime(e.Time), e.Call}
-	for _, f := range []string{e.ResultStatus, e.Code, e.PaymentStatus, e.Note} {
-		if f != "" {
-			parts = append(parts, f)
-		}
-	}
-	if e.Error != "" {
-		parts = append(parts, "error: "+e.Error)
-	}
-	return strings.Join(parts, " ")
+	return strings.Join(append([]string{csvTime(e.Time), e.Call}, e.Outcome()...), " ")
 }
 
 // csvTime writes t as RFC 3339 in UTC, or nothing for the zero time.

@@ -50,6 +50,22 @@ type Event struct {
 	Error string `json:"error,omitempty"`
 }
 
+// Outcome lists what came of the call for a line of text: the result
+// status, code, payment status and note that are set, in that order, then
+// "error: " and the error when there is one.
+func (e Event) Outcome() []string {
+	var parts []string
+	for _, f := range []string{e.ResultStatus, e.Code, e.PaymentStatus, e.Note} {
+		if f != "" {
+			parts = append(parts, f)
+		}
+	}
+	if e.Error != "" {
+		parts = append(parts, "error: "+e.Error)
+	}
+	return parts
+}
+
 // Result holds the fields of a final RESULT as they go to the register.
 type Result struct {
 	Status    State  `json:"status"`

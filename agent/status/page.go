@@ -107,14 +107,5 @@ func untilText(d time.Duration) string {
 
 // eventText is one audit event's outcome in a few words.
 func eventText(e queue.Event) string {
-	var parts []string
-	for _, p := range []string{e.ResultStatus, e.Code, e.PaymentStatus, e.Note} {
-		if p != "" {
-			parts = append(parts, p)
-		}
-	}
-	if e.Error != "" {
-		parts = append(parts, "error: "+e.Error)
-	}
-	return strings.Join(parts, " · ")
+	return strings.Join(e.Outcome(), " · ")
 }
