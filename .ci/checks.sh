@@ -1,0 +1,40 @@
+# Sourced by the CI scripts that run many checks and report them together.
+# Every check prints one "ok" or "FAIL" line; report ends the script with
+# the list of failures, exit 1 if there were any.
+
+failed=()
+pass() { echo "   ok    $*"; }
+fail() {
+	echo "   FAIL  $*"
+	failed+=("$*")
+}
+# check DESCRIPTION COMMAND...: runs COMMAND, a pass if it succeeds.
+check() {
+	local what=$1
+	shift
+	if "$@"; then pass "$what"; else fail "$what"; fi
+}
+# contains DESCRIPTION TEXT WANT...: every WANT is a line-anchored regexp
+# that must match somewhere in TEXT.
+contains() {
+	local what=$1 text=$2 want
+	shift 2
+	for want in "$@"; do
+		if grep -qE -- "$want" <<<"$text"; then
+			pass "$what: $want"
+		else
+			fail "$what: no line matches '$want'"
+		fi
+	done
+}
+# report NAME: prints the summary of the checks and exits.
+report() {
+	echo
+	if [ ${#failed[@]} -gt 0 ]; then
+		echo "$1: ${#failed[@]} check(s) failed:"
+		printf '  - %s\n' "${failed[@]}"
+		exit 1
+	fi
+	echo "$1: all checks passed"
+	exit 0
+}
