@@ -21,6 +21,7 @@ type outcome struct {
 	cancel  *alipay.CancelResponse  // for cancels
 	err     error
 	took    time.Duration
+	again   bool // a kept outcome whose commit the store refused before
 }
 
 // ref is the reference Alipay knows payment p by. Only the request id is

@@ -87,6 +87,7 @@ func TestLoadConfigReadsEveryKey(t *testing.T) {
 			Interval:    2 * time.Second,
 			CancelAfter: 90 * time.Second,
 			MaxRPS:      2.5,
+			AbsentGrace: 5 * time.Minute,
 		},
 		Storage: StorageSection{
 			Path:      filepath.Join(dir, "data", "posagent.db"),

@@ -53,6 +53,7 @@ func (a *Agent) handlePay(m pay, now time.Time) reply {
 		return reply{req: m.req, state: stateRejected, code: codeStorage, msg: "payment could not be stored; try again"}
 	}
 	if created {
+		a.schedule(p.RequestID, p.NextAt, now)
 		a.log.Info().Str("req", p.RequestID).Str("pid", p.PaymentID).Int64("amt", p.Amount).Str("cur", p.Currency).
 			Str("lane", p.Lane).Time("deadline", p.Deadline).Msg("payment accepted")
 		a.setState(func(s *Snapshot) { s.Accepted++ })
@@ -77,6 +78,9 @@ func (a *Agent) handleCancel(req string, now time.Time) (reply, bool) {
 			return reply{}, false
 		}
 		a.log.Info().Str("req", req).Str("reason", reasonRegister).Msg("register asked to cancel")
+		if _, busy := a.inflight[req]; !busy {
+			a.schedule(req, now, now)
+		}
 		p.State = queue.Cancelling
 	}
 	return a.stateOf(&p), true
@@ -103,8 +107,8 @@ func (a *Agent) handleDone(req string, now time.Time) {
 		a.storeError(req, "record the DONE", err)
 		return
 	}
-	if _, ok := a.sent[req]; ok {
-		delete(a.sent, req)
+	if _, ok := a.resend[req]; ok {
+		delete(a.resend, req)
 		a.log.Info().Str("req", req).Msg("result delivered")
 		a.setState(func(s *Snapshot) { s.Delivered++ })
 	}
