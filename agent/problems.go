@@ -127,4 +127,3 @@ func (a *Agent) reachedDeadline(p *queue.Payment, t *queue.Track) {
 		a.log.Error().Int("payments", w.absentRun).Str("req", p.RequestID).Msg(w.absent)
 	}
 }
-
