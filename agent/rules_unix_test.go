@@ -258,3 +258,29 @@ func (w lineWriter) Write(b []byte) (int, error) {
 	w(string(b))
 	return len(b), nil
 }
+
+func TestClockOffsetFromAlipayIsShown(t *testing.T) {
+	tests := []struct {
+		name string
+		skew time.Duration // Alipay's clock ahead of the terminal's
+		want time.Duration // the offset shown: terminal ahead of Alipay
+	}{
+		{"terminal behind", 5 * time.Minute, -5 * time.Minute},
+		{"terminal ahead", -3 * time.Minute, 3 * time.Minute},
+		{"within two minutes is not shown", time.Minute, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(t)
+			r.srv.SetClockSkew(tt.skew)
+			r.srv.Script("p", alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Success()}})
+			r.start(testOptions())
+			r.pay("p", 100, 0)
+			r.reg.result("p")
+			s := r.agent.Snapshot()
+			if d := s.ClockOffset - tt.want; d > 2*time.Second || d < -2*time.Second {
+				t.Errorf("clock offset %v, want about %v", s.ClockOffset, tt.want)
+			}
+		})
+	}
+}
