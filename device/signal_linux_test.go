@@ -73,38 +73,16 @@ func TestLinkOverPtySurvivesASignalFlood(t *testing.T) {
 	startRegister(t, reg)
 	agent.wait(ctx, "a completed HELLO", isEvent[HelloDone])
 
+	// Enough payments that without the retry an interrupted drain ends the
+	// link in practically every run (after a few dozen payments, typically).
+	// The flood slows everything down, the more so on a busy machine: the
+	// guard bounds each payment, not the whole run.
 	stop := floodSignals(t)
-	const payments = 1500
-	pays, dones := 0, 0
+	const payments = 2000
+	var pays, dones int
 	for i := range payments {
-		req := fmt.Sprintf("sig-%03d", i)
-		if err := reg.Pay(ctx, Pay{Req: req, Amount: int64(i + 1), Currency: "USD"}); err != nil {
-			t.Fatal(err)
-		}
-		// The agent answers the PAY with a RESULT; the register confirms it
-		// with DONE. Every frame on the agent's side is written and drained
-		// under the flood.
-		for got := false; !got; {
-			select {
-			case ev := <-agent.events:
-				switch ev := ev.(type) {
-				case LinkDown:
-					t.Fatalf("link down under the signal flood after %d payments: %v", i, ev.Err)
-				case Received:
-					switch m := ev.Msg.(type) {
-					case Pay:
-						pays++
-						if err := agent.line.Send(ctx, Result{Req: m.Req, Status: StateSuccess, PID: "p" + m.Req, Amount: m.Amount, Currency: m.Currency, Time: "2026-11-30T12:00:00Z"}); err != nil {
-							t.Fatal(err)
-						}
-					case Done:
-						dones++
-						got = m.Req == req
-					}
-				}
-			case <-ctx.Done():
-				t.Fatalf("payment %s did not complete under the signal flood", req)
-			}
+		if down := payUnderFlood(t, agent, reg, fmt.Sprintf("sig-%04d", i), &pays, &dones); down != nil {
+			t.Fatalf("link down under the signal flood after %d payments: %v", i, down.Err)
 		}
 	}
 	sent := stop()
@@ -112,4 +90,42 @@ func TestLinkOverPtySurvivesASignalFlood(t *testing.T) {
 		t.Errorf("the agent got %d PAYs and %d DONEs, want %d of each, once", pays, dones, payments)
 	}
 	t.Logf("%d payments under %d signals", payments, sent)
+}
+
+// payUnderFlood runs one payment: the register's PAY, the agent's RESULT,
+// the register's DONE; every frame on the agent's side is written and
+// drained under the flood. It counts the PAYs and DONEs the agent receives,
+// and returns the LinkDown if the link went down on the way.
+func payUnderFlood(t *testing.T, agent *agentSide, reg *Register, req string, pays, dones *int) *LinkDown {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), guard)
+	defer cancel()
+	if err := reg.Pay(ctx, Pay{Req: req, Amount: 100, Currency: "USD"}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		select {
+		case ev := <-agent.events:
+			switch ev := ev.(type) {
+			case LinkDown:
+				return &ev
+			case Received:
+				switch m := ev.Msg.(type) {
+				case Pay:
+					*pays++
+					res := Result{Req: m.Req, Status: StateSuccess, PID: "p-" + m.Req, Amount: m.Amount, Currency: m.Currency, Time: "2026-11-30T12:00:00Z"}
+					if err := agent.line.Send(ctx, res); err != nil {
+						t.Fatal(err)
+					}
+				case Done:
+					*dones++
+					if m.Req == req {
+						return nil
+					}
+				}
+			}
+		case <-ctx.Done():
+			t.Fatalf("payment %s did not complete under the signal flood", req)
+		}
+	}
 }
