@@ -25,7 +25,7 @@ type outcome struct {
 }
 
 // ref is the reference Alipay knows payment p by. Only the request id is
-// sent (DESIGN.md): Alipay lets paymentId win when both are given.
+// sent (docs/design.md): Alipay lets paymentId win when both are given.
 func ref(p *queue.Payment) alipay.Ref {
 	return alipay.Ref{PaymentRequestID: p.RequestID}
 }

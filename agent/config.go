@@ -13,7 +13,7 @@ import (
 )
 
 // Config is the posagent configuration file, the contract with technicians
-// described in DESIGN.md. Each section of the TOML file is one field; the toml
+// described in docs/design.md. Each section of the TOML file is one field; the toml
 // tags name the keys. A Config returned by LoadConfig is complete (defaults
 // filled in), valid, and holds absolute paths.
 type Config struct {

@@ -29,7 +29,7 @@ type configKey struct {
 }
 
 // configKeys lists every key the file may contain, section by section, in the
-// order of DESIGN.md.
+// order of docs/design.md.
 func configKeys() []configKey {
 	return []configKey{
 		{"register", "port", func(c *Config) any { return &c.Register.Port }, `"/dev/ttyUSB0", "COM3" or "auto"`},

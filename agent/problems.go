@@ -11,7 +11,7 @@ import (
 )
 
 // Thresholds of the operator problems the agent raises from a run of
-// answers (docs/design.md, rule 8).
+// answers (docs/design.md, "Operator problems").
 const (
 	// absentRunLimit payments in a row reaching their deadline with only
 	// ORDER_NOT_EXIST answers, none known to Alipay in between, point at a

@@ -33,7 +33,7 @@ type reply struct {
 }
 
 // handlePay stores a PAY and answers it. ACCEPTED is sent only after the
-// store has committed (DESIGN.md rule 1); a repeated PAY is never tracked
+// store has committed (docs/design.md, rule 1); a repeated PAY is never tracked
 // twice and is answered with the payment's current state.
 func (a *Agent) handlePay(m pay, now time.Time) reply {
 	exp := m.exp
