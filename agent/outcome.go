@@ -206,7 +206,9 @@ func (a *Agent) inquired(p *queue.Payment, o outcome, st *queue.Step, now time.T
 func (a *Agent) paid(p *queue.Payment, o outcome, st *queue.Step, now time.Time) {
 	r, t := o.inquiry, st.Track
 	want := alipay.Amount{Currency: p.Currency, Value: strconv.FormatInt(p.Amount, 10)}
-	if !r.PaymentAmount.Equal(want) {
+	// Once an answer reported another amount, a later one with the right
+	// amount does not make the payment SUCCESS: Alipay said two things.
+	if !r.PaymentAmount.Equal(want) || t.Mismatch {
 		a.log.Error().Str("req", p.RequestID).Stringer("want", want).Stringer("got", r.PaymentAmount).
 			Msg("Alipay reports the payment paid with another amount or currency; it will not be shown as SUCCESS")
 		t.Mismatch = true

@@ -284,3 +284,19 @@ func TestClockOffsetFromAlipayIsShown(t *testing.T) {
 		})
 	}
 }
+
+func TestMismatchIsNeverForgottenForSuccess(t *testing.T) {
+	r := newRig(t)
+	const req = "two-amounts"
+	usd99 := alipay.Amount{Currency: "USD", Value: "99"}
+	// Another amount, then the right one: Alipay said two things.
+	r.srv.Script(req, alipaytest.Script{
+		Steps:  []alipaytest.Step{alipaytest.MismatchedAmount(usd99), alipaytest.Success()},
+		Cancel: []alipaytest.Step{alipaytest.Refuse("PROCESS_FAIL"), alipaytest.Success()},
+	})
+	r.start(testOptions())
+	r.pay(req, 100, 0)
+	if res := r.reg.result(req); res.Status == "SUCCESS" || res.Code != reasonMismatch {
+		t.Fatalf("RESULT %+v, want AMOUNT_MISMATCH and never SUCCESS", res)
+	}
+}
