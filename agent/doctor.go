@@ -38,11 +38,18 @@ var ErrChecksFailed = errors.New("some checks failed")
 // running agent holds the store.
 //
 // The checks: the configuration file; the key files and the key pair;
-// the payment store; the serial port and its USB identity; DNS and TLS (a TCP
-// connection for a plain-http loopback endpoint) to the Alipay endpoint; a
-// signed inquiryPayment of a made-up id, which must be answered with a signed
-// F ORDER_NOT_EXIST, proving keys, client id and clock together; and the
-// clock against the Date of Alipay's answer.
+// the payment store; the operator problem a running agent reports on its
+// status endpoint (Alipay refuses the credentials, knows none of the
+// register's payments, or answers with signatures that do not verify),
+// which fails the run; the serial port and its USB identity; DNS and TLS (a
+// TCP connection for a plain-http loopback endpoint) to the Alipay endpoint;
+// a signed inquiryPayment of a made-up id, which must be answered with a
+// signed F ORDER_NOT_EXIST, proving keys, client id and clock together; a
+// signed inquiryPayment of the newest payment accepted in the last 24 hours,
+// which Alipay must know (a warning naming alipay.client_id,
+// alipay.merchant_account_id and SANDBOX_ versus live when it does not); and
+// the clock against the Date of Alipay's answer. Doctor only ever inquires,
+// never cancels.
 func Doctor(ctx context.Context, cfgPath string, out io.Writer, opts DoctorOptions) error {
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -55,7 +62,7 @@ func Doctor(ctx context.Context, cfgPath string, out io.Writer, opts DoctorOptio
 	cfg, err := LoadConfig(cfgPath)
 	if err != nil {
 		r.fail("config", err.Error())
-		for _, check := range []string{"keys", "store", "port", "network", "inquiry", "clock"} {
+		for _, check := range []string{"keys", "store", "agent", "port", "network", "inquiry", "payment", "clock"} {
 			r.skip(check, "needs a configuration file that loads")
 		}
 		return err
@@ -64,15 +71,19 @@ func Doctor(ctx context.Context, cfgPath string, out io.Writer, opts DoctorOptio
 
 	ac, keysOK := checkKeys(r, cfg)
 	storeHeld := checkStore(r, cfg, opts.LockTimeout)
+	checkAgent(ctx, r, cfg, storeHeld)
 	checkPort(ctx, r, cfg, storeHeld)
 	date, reached := checkNetwork(ctx, r, cfg, opts)
 	switch {
 	case !keysOK:
 		r.skip("inquiry", "needs key files that load")
+		r.skip("payment", "needs key files that load")
 	case !reached:
 		r.skip("inquiry", "needs the endpoint to be reachable")
+		r.skip("payment", "needs the endpoint to be reachable")
 	default:
 		checkInquiry(ctx, r, ac, opts)
+		checkPayment(ctx, r, ac, cfg, storeHeld, opts)
 	}
 	checkClock(r, date, opts.Now)
 	if r.failed {

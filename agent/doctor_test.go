@@ -35,6 +35,7 @@ type doctorSetup struct {
 	endpoint string
 	clientID string
 	store    string
+	listen   string // status.listen; empty (the endpoint off) unless a test runs one
 }
 
 func newDoctorSetup(t *testing.T, opts ...alipaytest.Option) *doctorSetup {
@@ -89,7 +90,10 @@ timeout = "5s"
 
 [storage]
 path = %q
-`, s.port, s.endpoint, s.clientID, s.store)
+
+[status]
+listen = %q
+`, s.port, s.endpoint, s.clientID, s.store, s.listen)
 	if err := os.WriteFile(s.cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +160,7 @@ func TestDoctor(t *testing.T) {
 		setup   func(t *testing.T, s *doctorSetup)
 		skew    time.Duration // the fake Alipay's clock against the terminal's
 		wantOK  bool
-		want    map[string]want // lines not listed must be OK
+		want    map[string]want // lines not listed must be as in unlisted
 		wantSee []string        // further text in the output
 	}{
 		{
@@ -178,7 +182,11 @@ func TestDoctor(t *testing.T) {
 				writePublicKeyPEM(t, filepath.Join(s.dir, alipaytest.PublicKeyFile), &s.srv.MerchantKey.PublicKey)
 			},
 			wantOK: false,
-			want:   map[string]want{"keys": {"FAIL", "merchant's own public key"}, "inquiry": {"SKIP", "key files"}},
+			want: map[string]want{
+				"keys":    {"FAIL", "merchant's own public key"},
+				"inquiry": {"SKIP", "key files"},
+				"payment": {"SKIP", "key files"},
+			},
 		},
 		{
 			name: "Alipay public key file holds another key",
@@ -196,7 +204,11 @@ func TestDoctor(t *testing.T) {
 			name:   "private key file missing",
 			setup:  func(t *testing.T, s *doctorSetup) { os.Remove(filepath.Join(s.dir, alipaytest.PrivateKeyFile)) },
 			wantOK: false,
-			want:   map[string]want{"keys": {"FAIL", "alipay.private_key_file"}, "inquiry": {"SKIP", "key files"}},
+			want: map[string]want{
+				"keys":    {"FAIL", "alipay.private_key_file"},
+				"inquiry": {"SKIP", "key files"},
+				"payment": {"SKIP", "key files"},
+			},
 		},
 		{
 			name:   "wrong client id",
@@ -211,6 +223,7 @@ func TestDoctor(t *testing.T) {
 			want: map[string]want{
 				"network": {"FAIL", "cannot connect"},
 				"inquiry": {"SKIP", "reachable"},
+				"payment": {"SKIP", "reachable"},
 				"clock":   {"SKIP", "no Date"},
 			},
 		},
@@ -224,7 +237,10 @@ func TestDoctor(t *testing.T) {
 			name:   "store held by a running agent, port left alone",
 			setup:  func(t *testing.T, s *doctorSetup) { holdStore(t, s.store) },
 			wantOK: true,
-			want:   map[string]want{},
+			want: map[string]want{
+				"agent":   {"SKIP", "status.listen is empty"},
+				"payment": {"SKIP", "status.listen is empty"},
+			},
 			wantSee: []string{
 				"in use by a running posagent",
 				"held by the running posagent",
@@ -259,9 +275,18 @@ func TestDoctor(t *testing.T) {
 			if ok != tt.wantOK {
 				t.Errorf("Doctor = %v, want %v", ok, tt.wantOK)
 			}
-			for _, check := range []string{"config", "keys", "store", "port", "network", "inquiry", "clock"} {
+			// No agent runs and the store holds no payment unless a case
+			// says otherwise.
+			unlisted := map[string]want{
+				"agent":   {"SKIP", "no running posagent"},
+				"payment": {"SKIP", "no payment was accepted in the last 24 hours"},
+			}
+			for _, check := range []string{"config", "keys", "store", "agent", "port", "network", "inquiry", "payment", "clock"} {
 				line, found := lines[check]
 				w, listed := tt.want[check]
+				if !listed {
+					w, listed = unlisted[check]
+				}
 				if !listed {
 					w = want{"OK", ""}
 				}

@@ -43,7 +43,7 @@ func commands() []command {
 		{"config", "check [-config PATH]", "validate the configuration and the key files", runConfig},
 		{"ports", "[-json]", "list serial ports with USB VID:PID and serial number", runPorts},
 		{"service", "install|uninstall|start|stop|restart|status [-config PATH]", "install and control the system service", runService},
-		{"doctor", "[-config PATH]", "check config, keys, store, port, Alipay reachability and the clock", runDoctor},
+		{"doctor", "[-config PATH]", "check config, keys, store, the running agent's problems, port, Alipay reachability, that Alipay knows the last payment, and the clock", runDoctor},
 		{"version", "", "print the version", runVersion},
 	}
 }
