@@ -47,8 +47,9 @@ const (
 	// After a verified CANCEL_WINDOW_EXCEED the payment is not cancelled again
 	// (item 3).
 	invWindowExceeded = "no-cancel-after-window-exceeded"
-	// After a refused cancel (any verified F) the next cancel waits at least
-	// about one polling interval, never a tight retry (item 4).
+	// After a refused cancel (any verified F) the next cancel waits with
+	// backoff: about one polling interval after the first refusal, doubling
+	// with each further refusal up to 1 min (item 4); 25 % jitter allowed.
 	invRefusalPaced = "refused-cancel-paced"
 	// The loop never asks to be woken at once again and again at one instant.
 	invBusyLoop = "no-busy-loop"
@@ -86,11 +87,12 @@ type simPayState struct {
 	lastCall     time.Duration // mono start of its last call; -1: none
 	lastActivity time.Duration // last call answered, or acceptance
 	said         []simSaidAt
-	looked       bool // an inquiry started at or after the deadline was answered
-	cancelled    bool // the agent has made a cancel call
-	mismatch     bool // a verified SUCCESS with another amount was taken
-	exceeded     bool // a verified CANCEL_WINDOW_EXCEED was taken
-	refusedAt    time.Duration
+	looked       bool           // an inquiry started at or after the deadline was answered
+	cancelled    bool           // the agent has made a cancel call
+	mismatch     bool           // a verified SUCCESS with another amount was taken
+	exceeded     bool           // a verified CANCEL_WINDOW_EXCEED was taken
+	refusedAt    time.Duration  // when the last cancel was refused; -1: it was not
+	refusals     int            // cancels of it refused so far
 	final        *device.Result // the first final state the register saw
 	finalAt      time.Duration  // when it first saw it (or the store said so)
 	storedFinal  bool           // the store says final though no message showed it
@@ -179,8 +181,15 @@ func (c *simChecker) started(call simCall) {
 		if p.exceeded {
 			c.fail(invWindowExceeded, p.req, "cancel #%d started after Alipay answered CANCEL_WINDOW_EXCEED", call.ID)
 		}
-		if p.refusedAt >= 0 && now-p.refusedAt < simPolling.Interval*3/4 {
-			c.fail(invRefusalPaced, p.req, "cancel #%d started %s after a refused cancel", call.ID, (now - p.refusedAt).Round(time.Millisecond))
+		if p.refusedAt >= 0 {
+			pace := simPolling.Interval
+			for i := 1; i < p.refusals && pace < time.Minute; i++ {
+				pace *= 2
+			}
+			if need := min(pace, time.Minute) * 3 / 4; now-p.refusedAt < need {
+				c.fail(invRefusalPaced, p.req, "cancel #%d started %s after refusal %d of a cancel; backoff asks at least %s",
+					call.ID, (now - p.refusedAt).Round(time.Millisecond), p.refusals, need)
+			}
 		}
 		p.cancelled = true
 		p.refusedAt = -1
@@ -210,6 +219,7 @@ func (c *simChecker) answered(call simCall, wall time.Time, said *simSaid) {
 	switch {
 	case said.cancel && said.resultStatus == "F":
 		p.refusedAt = now
+		p.refusals++
 		if said.code == "CANCEL_WINDOW_EXCEED" {
 			p.exceeded = true
 		}
