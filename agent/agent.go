@@ -78,12 +78,13 @@ type Agent struct {
 
 	// Loop state, owned by the loop goroutine.
 	rand         *rand.Rand
-	plan         map[string]due           // every unfinished payment's next action
+	plan         map[string]time.Duration // every unfinished payment's next action (monotonic)
 	inflight     map[string]action        // payments with a call in flight
 	failures     map[string]int           // consecutive unanswered calls per payment
 	lastCall     map[string]time.Duration // when each payment's last call ended (monotonic)
 	unsaved      map[string]outcome       // answers the store refused, committed again before any new call
 	storeFails   map[string]int           // consecutive store failures per payment
+	absentAt     map[string]time.Duration // when each payment's last ORDER_NOT_EXIST answer came (monotonic)
 	resend       map[string]time.Duration // outbox: when each RESULT is due to be sent again (monotonic)
 	linkUp       bool
 	lastOperator time.Time // when the last operator-needed error was logged
@@ -144,7 +145,8 @@ func New(store *queue.Store, ap Alipay, reg Register, opts Options) *Agent {
 		limiter:    rate.NewLimiter(rate.Limit(opts.Polling.MaxRPS), burst),
 		workers:    workers,
 		rand:       rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
-		plan:       map[string]due{},
+		plan:       map[string]time.Duration{},
+		absentAt:   map[string]time.Duration{},
 		inflight:   map[string]action{},
 		failures:   map[string]int{},
 		lastCall:   map[string]time.Duration{},

@@ -75,7 +75,7 @@ func (a *Agent) tick(now time.Time) time.Duration {
 // last decision the store refused has that decision committed again
 // instead of a new call.
 func (a *Agent) dispatch(now time.Time) time.Duration {
-	ready, _ := a.dueNow(now, a.mono())
+	ready, _ := a.dueNow(a.mono())
 	for _, req := range ready {
 		if len(a.inflight) >= a.workers {
 			break // a worker coming free is an outcome, which wakes the loop
@@ -87,7 +87,7 @@ func (a *Agent) dispatch(now time.Time) time.Duration {
 		a.start(req, now)
 	}
 	// What is still ready waits for a worker; the rest was planned anew.
-	_, wake := a.dueNow(now, a.mono())
+	_, wake := a.dueNow(a.mono())
 	return wake
 }
 

@@ -85,22 +85,32 @@ func (a *Agent) step(p *queue.Payment, o outcome, now time.Time) queue.Step {
 	return st
 }
 
-// learn adds a verified answer of class c (with result code code) to what t
-// knows: ORDER_NOT_EXIST counts as absent, and after a refused cancel
-// starts or continues the run the grace rule measures; any other answer
+// learn adds a verified answer of class c (with result code code) about
+// payment req to what t knows: ORDER_NOT_EXIST counts as absent, and after
+// a refused cancel starts or lengthens the run the grace rule measures (by
+// the monotonic time since the run's previous answer); any other answer
 // about the payment shows that Alipay knows it, which ends that run for
 // good. It reports whether the answer was about the payment at all (rate
 // limits and credential errors are not).
-func learn(t *queue.Track, c alipay.Class, code string, now time.Time) bool {
+func (a *Agent) learn(req string, t *queue.Track, c alipay.Class, code string, now time.Time) bool {
 	switch {
 	case c == alipay.Rejected && code == codeNotExist:
 		t.Absent++
-		if t.Refusals > 0 && t.AbsentSince.IsZero() && !t.Known {
-			t.AbsentSince = now
+		mono := a.mono()
+		last, seen := a.absentAt[req]
+		a.absentAt[req] = mono
+		if t.Refusals == 0 || t.Known {
+			return true
+		}
+		if t.AbsentSince.IsZero() {
+			t.AbsentSince, t.AbsentFor = now, 0
+		} else if seen {
+			t.AbsentFor += mono - last
 		}
 		return true
 	case c == alipay.Final || c == alipay.NotFinal || c == alipay.Rejected:
-		t.Known, t.AbsentSince = true, time.Time{}
+		t.Known, t.AbsentSince, t.AbsentFor = true, time.Time{}, 0
+		delete(a.absentAt, req)
 		return true
 	}
 	return false
@@ -110,9 +120,8 @@ func learn(t *queue.Track, c alipay.Class, code string, now time.Time) bool {
 // payment whose Track is t: a cancel was refused, Alipay never showed that
 // it knows the payment, and every verified answer for polling.absent_grace
 // since the run began was ORDER_NOT_EXIST (the caller has just added one).
-func (a *Agent) absentTooLong(t *queue.Track, now time.Time) bool {
-	return t.Refusals > 0 && !t.Known && !t.AbsentSince.IsZero() &&
-		now.Sub(t.AbsentSince) >= a.opts.Polling.AbsentGrace
+func (a *Agent) absentTooLong(t *queue.Track) bool {
+	return t.Refusals > 0 && !t.Known && !t.AbsentSince.IsZero() && t.AbsentFor >= a.opts.Polling.AbsentGrace
 }
 
 // notExist ends a payment by the grace rule: FAIL ORDER_NOT_EXIST, flagged
@@ -131,7 +140,7 @@ func (a *Agent) inquired(p *queue.Payment, o outcome, st *queue.Step, now time.T
 	r := o.inquiry
 	class := alipay.ClassOf(r, o.err)
 	code := errorCode(o.err)
-	if learn(t, class, code, now) {
+	if a.learn(p.RequestID, t, class, code, now) {
 		st.Checked = true // a verified answer: what salvage brought back has been looked at
 		a.knownAnswer(t)
 	}
@@ -167,7 +176,7 @@ func (a *Agent) inquired(p *queue.Payment, o outcome, st *queue.Step, now time.T
 	case alipay.NotFinal, alipay.Rejected:
 		delete(a.failures, p.RequestID)
 		t.Verify = false // the refused cancel has had its inquiry
-		if class == alipay.Rejected && code == codeNotExist && a.absentTooLong(t, now) {
+		if class == alipay.Rejected && code == codeNotExist && a.absentTooLong(t) {
 			a.notExist(p, st, now)
 			return
 		}
@@ -180,7 +189,7 @@ func (a *Agent) inquired(p *queue.Payment, o outcome, st *queue.Step, now time.T
 		case o.act == actVerify:
 			// The next cancel waits longer after each refusal (rule 9).
 			st.Event.Note = noteCancelAgain
-			st.Next = now.Add(backoff(a.opts.Polling.Interval, maxBackoff, t.Refusals+1, a.rand))
+			st.Next = now.Add(backoff(a.opts.Polling.Interval, maxBackoff, t.Refusals+t.Throttled+1, a.rand))
 		case p.State == queue.Cancelling:
 			st.Next = now // the register asked to cancel while this inquiry was out
 		default:
@@ -249,7 +258,7 @@ func (a *Agent) cancelled(p *queue.Payment, o outcome, st *queue.Step, now time.
 	switch class {
 	case alipay.Final:
 		delete(a.failures, p.RequestID)
-		learn(t, class, "", now)
+		a.learn(p.RequestID, t, class, "", now)
 		a.knownAnswer(t)
 		st.Result = cancelledResult(p, t, o.cancel.PaymentID, o.cancel.CancelTime, now)
 	case alipay.Rejected:
@@ -257,7 +266,7 @@ func (a *Agent) cancelled(p *queue.Payment, o outcome, st *queue.Step, now time.
 		code := errorCode(o.err)
 		t.Refusals++
 		t.Verify = true
-		learn(t, class, code, now)
+		a.learn(p.RequestID, t, class, code, now)
 		a.knownAnswer(t)
 		if code == codeWindowExceeded {
 			a.log.Error().Str("req", p.RequestID).
@@ -267,7 +276,7 @@ func (a *Agent) cancelled(p *queue.Payment, o outcome, st *queue.Step, now time.
 			st.Next = now.Add(a.latePace())
 			return
 		}
-		if code == codeNotExist && a.absentTooLong(t, now) {
+		if code == codeNotExist && a.absentTooLong(t) {
 			a.notExist(p, st, now)
 			return
 		}
@@ -276,7 +285,14 @@ func (a *Agent) cancelled(p *queue.Payment, o outcome, st *queue.Step, now time.
 			Msg("Alipay refused the cancel; asking inquiryPayment for the truth")
 		st.Next = now.Add(a.opts.Polling.Interval)
 	default:
-		st.Next = now.Add(a.failed(p, o, st, class, now))
+		wait := a.failed(p, o, st, class, now)
+		if ae, ok := errors.AsType[*alipay.Error](o.err); ok && ae.Verified && ae.ResultStatus == "F" {
+			// A rate limit or a credential error refused the cancel too:
+			// the next one waits as long as after any refusal.
+			t.Throttled++
+			wait = max(wait, backoff(a.opts.Polling.Interval, maxBackoff, t.Refusals+t.Throttled+1, a.rand))
+		}
+		st.Next = now.Add(wait)
 	}
 }
 

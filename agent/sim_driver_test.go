@@ -71,17 +71,13 @@ func startSimAgent(path string, clock *simClock, seed uint64) (*simAgent, error)
 		return nil, err
 	}
 	origin := clock.Mono()
-	mono := func() time.Duration { return clock.Mono() - origin }
-	_ = mono
 	opts := Options{
 		Polling:     simPolling,
 		Now:         clock.Wall,
+		Mono:        func() time.Duration { return clock.Mono() - origin },
 		Workers:     simWorkers,
 		ResendAfter: simResendAfter,
 	}
-	// The agent's monotonic clock. Uncomment once Options.Mono exists
-	// (elapsed monotonic time of the process):
-	// opts.Mono = mono
 	a := New(store, simNoAlipay{}, simNoRegister{}, opts)
 	a.rand = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	a.setState(func(s *Snapshot) { s.Started = clock.Wall() })

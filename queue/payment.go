@@ -129,8 +129,14 @@ type Track struct {
 	// Mismatch is set once a verified answer reported another amount or
 	// currency than the PAY's: the payment then never ends SUCCESS.
 	Mismatch bool `json:"mismatch,omitempty"`
-	// Refusals counts the cancels Alipay refused (verified F answers).
+	// Refusals counts the cancels Alipay refused for this payment
+	// (verified F answers such as ORDER_NOT_EXIST or PROCESS_FAIL).
 	Refusals int `json:"refusals,omitempty"`
+	// Throttled counts the cancels refused by a rate limit or a
+	// credential error (verified F answers about the caller, not the
+	// payment): they pace the next cancel as refusals do, and prove
+	// nothing else.
+	Throttled int `json:"throttled,omitempty"`
 	// Verify is set by a refused cancel and cleared by the next verified
 	// inquiryPayment answer: no cancel is made while it is set.
 	Verify bool `json:"verify,omitempty"`
@@ -143,6 +149,11 @@ type Track struct {
 	// ORDER_NOT_EXIST answers after a refused cancel began; zero when there
 	// is no such run.
 	AbsentSince time.Time `json:"absentSince,omitzero"`
+	// AbsentFor is how long that run has lasted, added up from the
+	// monotonic time between its answers within one run of the agent (the
+	// time an agent was down adds nothing), so that no step of the wall
+	// clock can make it seem longer than it was.
+	AbsentFor time.Duration `json:"absentFor,omitempty"`
 	// NoCancel is set once Alipay answered that the payment is past its
 	// cancel window: it is only asked about from then on.
 	NoCancel bool `json:"noCancel,omitempty"`
