@@ -35,6 +35,8 @@ type doctorSetup struct {
 	endpoint string
 	clientID string
 	store    string
+	// cancelAfter, when not empty, is written as polling.cancel_after.
+	cancelAfter string
 }
 
 func newDoctorSetup(t *testing.T, opts ...alipaytest.Option) *doctorSetup {
@@ -90,6 +92,9 @@ timeout = "5s"
 [storage]
 path = %q
 `, s.port, s.endpoint, s.clientID, s.store)
+	if s.cancelAfter != "" {
+		cfg += fmt.Sprintf("\n[polling]\ncancel_after = %q\n", s.cancelAfter)
+	}
 	if err := os.WriteFile(s.cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -229,6 +234,13 @@ func TestDoctor(t *testing.T) {
 				"in use by a running posagent",
 				"held by the running posagent",
 			},
+		},
+		{
+			name:    "cancel_after that can reach past Alipay's cancel window",
+			setup:   func(t *testing.T, s *doctorSetup) { s.cancelAfter = "20m" },
+			wantOK:  true,
+			want:    map[string]want{"config": {"WARN", "with warnings"}},
+			wantSee: []string{"polling.cancel_after: 20m can reach past Alipay's cancel window"},
 		},
 		{
 			name:   "clock two minutes behind",
