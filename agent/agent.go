@@ -36,8 +36,16 @@ type Options struct {
 	// nothing.
 	Log zerolog.Logger
 	// Now is the wall clock; nil means time.Now. Deadlines and the cancel
-	// window are read from it. Waits use the runtime's monotonic timers.
+	// window are read from it.
 	Now func() time.Time
+	// Mono is the monotonic clock: the time elapsed since a fixed instant,
+	// which only ever moves forward. Nil means the runtime's monotonic
+	// clock. Every wait is measured on it, so a wall clock stepped back
+	// never stalls a payment (docs/design.md, rule 9).
+	Mono func() time.Duration
+	// PublicKeyFile is the path of alipay.alipay_public_key_file, named in
+	// the operator problem raised when Alipay's answers stop verifying.
+	PublicKeyFile string
 	// Workers bounds the Alipay calls in flight at once; zero picks a
 	// number from Polling.MaxRPS.
 	Workers int
@@ -64,17 +72,23 @@ type Agent struct {
 	opts     Options
 	log      zerolog.Logger
 	now      func() time.Time
+	mono     func() time.Duration
 	limiter  *rate.Limiter
 	workers  int
 
 	// Loop state, owned by the loop goroutine.
 	rand         *rand.Rand
-	inflight     map[string]action    // payments with a call in flight
-	failures     map[string]int       // consecutive unanswered calls per payment
-	sent         map[string]time.Time // outbox: when each RESULT was last sent as a new frame
+	plan         map[string]due           // every unfinished payment's next action
+	inflight     map[string]action        // payments with a call in flight
+	failures     map[string]int           // consecutive unanswered calls per payment
+	lastCall     map[string]time.Duration // when each payment's last call ended (monotonic)
+	unsaved      map[string]outcome       // answers the store refused, committed again before any new call
+	storeFails   map[string]int           // consecutive store failures per payment
+	resend       map[string]time.Duration // outbox: when each RESULT is due to be sent again (monotonic)
 	linkUp       bool
 	lastOperator time.Time // when the last operator-needed error was logged
 	lastPrune    time.Time
+	watcher      watcher // operator problems and the clock offset
 
 	jobs     chan job
 	outcomes chan outcome
@@ -90,6 +104,13 @@ type Agent struct {
 func New(store *queue.Store, ap Alipay, reg Register, opts Options) *Agent {
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Mono == nil {
+		start := time.Now()
+		opts.Mono = func() time.Duration { return time.Since(start) }
+	}
+	if opts.Polling.AbsentGrace <= 0 {
+		opts.Polling.AbsentGrace = defaultAbsentGrace
 	}
 	if opts.ResendAfter <= 0 {
 		opts.ResendAfter = 30 * time.Second
@@ -113,21 +134,26 @@ func New(store *queue.Store, ap Alipay, reg Register, opts Options) *Agent {
 	}
 	burst := max(int(opts.Polling.MaxRPS), 1)
 	return &Agent{
-		store:    store,
-		alipay:   ap,
-		register: reg,
-		opts:     opts,
-		log:      opts.Log,
-		now:      opts.Now,
-		limiter:  rate.NewLimiter(rate.Limit(opts.Polling.MaxRPS), burst),
-		workers:  workers,
-		rand:     rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
-		inflight: map[string]action{},
-		failures: map[string]int{},
-		sent:     map[string]time.Time{},
-		jobs:     make(chan job, workers),
-		outcomes: make(chan outcome, workers),
-		out:      make(chan device.Message, 256),
+		store:      store,
+		alipay:     ap,
+		register:   reg,
+		opts:       opts,
+		log:        opts.Log,
+		now:        opts.Now,
+		mono:       opts.Mono,
+		limiter:    rate.NewLimiter(rate.Limit(opts.Polling.MaxRPS), burst),
+		workers:    workers,
+		rand:       rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+		plan:       map[string]due{},
+		inflight:   map[string]action{},
+		failures:   map[string]int{},
+		lastCall:   map[string]time.Duration{},
+		unsaved:    map[string]outcome{},
+		storeFails: map[string]int{},
+		resend:     map[string]time.Duration{},
+		jobs:       make(chan job, workers),
+		outcomes:   make(chan outcome, workers),
+		out:        make(chan device.Message, 256),
 	}
 }
 
@@ -168,20 +194,22 @@ func (a *Agent) Run(ctx context.Context) error {
 
 // resume reads what a previous run left: results the register has not
 // confirmed go back into the resend set (they are sent once the link is up),
-// and payments not final are logged; the loop's first pass picks them up
-// from the due index, deadlines already past going straight to cancel.
+// and every payment not final is planned. A payment whose deadline passed
+// meanwhile is asked about once before it is cancelled (decide's look): the
+// customer may have paid while the terminal was off.
 func (a *Agent) resume() error {
 	outbox, err := a.store.Outbox()
 	if err != nil {
 		return fmt.Errorf("read the outbox of the payment store: %w", err)
 	}
 	for _, p := range outbox {
-		a.sent[p.RequestID] = time.Time{}
+		a.resend[p.RequestID] = 0
 	}
 	open, err := a.store.Unfinished()
 	if err != nil {
 		return fmt.Errorf("read the unfinished payments of the payment store: %w", err)
 	}
+	a.plans(open, a.now())
 	a.log.Info().Int("unfinished", len(open)).Int("undelivered", len(outbox)).Msg("resuming payments")
 	return nil
 }

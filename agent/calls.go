@@ -21,10 +21,11 @@ type outcome struct {
 	cancel  *alipay.CancelResponse  // for cancels
 	err     error
 	took    time.Duration
+	again   bool // a kept outcome whose commit the store refused before
 }
 
 // ref is the reference Alipay knows payment p by. Only the request id is
-// sent (DESIGN.md): Alipay lets paymentId win when both are given.
+// sent (docs/design.md): Alipay lets paymentId win when both are given.
 func ref(p *queue.Payment) alipay.Ref {
 	return alipay.Ref{PaymentRequestID: p.RequestID}
 }

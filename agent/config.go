@@ -13,7 +13,7 @@ import (
 )
 
 // Config is the posagent configuration file, the contract with technicians
-// described in DESIGN.md. Each section of the TOML file is one field; the toml
+// described in docs/design.md. Each section of the TOML file is one field; the toml
 // tags name the keys. A Config returned by LoadConfig is complete (defaults
 // filled in), valid, and holds absolute paths.
 type Config struct {
@@ -68,6 +68,9 @@ type PollingSection struct {
 	Interval    time.Duration `toml:"interval"`     // between two inquiries of one payment
 	CancelAfter time.Duration `toml:"cancel_after"` // from acceptance to cancel
 	MaxRPS      float64       `toml:"max_rps"`      // Alipay calls per second, all payments together
+	// AbsentGrace is how long, after a refused cancel, every verified
+	// answer must have been ORDER_NOT_EXIST before the payment ends FAIL.
+	AbsentGrace time.Duration `toml:"absent_grace"`
 }
 
 // StorageSection is the [storage] section: the payment store.
@@ -96,6 +99,7 @@ const (
 	defaultInterval    = 3 * time.Second
 	defaultCancelAfter = 60 * time.Second
 	defaultMaxRPS      = 5
+	defaultAbsentGrace = 2 * time.Minute
 	defaultRetention   = 720 * time.Hour
 	defaultStatus      = "127.0.0.1:8765"
 )
@@ -127,6 +131,7 @@ func DefaultConfig() Config {
 			Interval:    defaultInterval,
 			CancelAfter: defaultCancelAfter,
 			MaxRPS:      defaultMaxRPS,
+			AbsentGrace: defaultAbsentGrace,
 		},
 		Storage: StorageSection{
 			Path:      filepath.Join(dirs.data, "posagent.db"),

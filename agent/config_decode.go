@@ -29,7 +29,7 @@ type configKey struct {
 }
 
 // configKeys lists every key the file may contain, section by section, in the
-// order of DESIGN.md.
+// order of docs/design.md.
 func configKeys() []configKey {
 	return []configKey{
 		{"register", "port", func(c *Config) any { return &c.Register.Port }, `"/dev/ttyUSB0", "COM3" or "auto"`},
@@ -49,6 +49,7 @@ func configKeys() []configKey {
 		{"polling", "interval", func(c *Config) any { return &c.Polling.Interval }, `"3s"`},
 		{"polling", "cancel_after", func(c *Config) any { return &c.Polling.CancelAfter }, `"60s"`},
 		{"polling", "max_rps", func(c *Config) any { return &c.Polling.MaxRPS }, `5`},
+		{"polling", "absent_grace", func(c *Config) any { return &c.Polling.AbsentGrace }, `"2m"`},
 
 		{"storage", "path", func(c *Config) any { return &c.Storage.Path }, `"posagent.db"`},
 		{"storage", "retention", func(c *Config) any { return &c.Storage.Retention }, `"720h"`},

@@ -23,6 +23,8 @@ const (
 	minMaxRPS      = 0.1
 	maxMaxRPS      = 100
 	minRetention   = 1 * time.Hour
+	minAbsentGrace = 1 * time.Minute
+	maxAbsentGrace = 1 * time.Hour
 )
 
 // standardBauds returns the serial rates a register may use.
@@ -173,6 +175,7 @@ func (d *decoder) validatePolling() {
 	if okInterval && okCancel && p.Interval >= p.CancelAfter {
 		d.problem("polling.interval", "%s is not shorter than polling.cancel_after (%s), so a payment would be cancelled before it is asked about twice; make it shorter", fmtDuration(p.Interval), fmtDuration(p.CancelAfter))
 	}
+	d.checkRange("polling.absent_grace", p.AbsentGrace, minAbsentGrace, maxAbsentGrace)
 	// Written so that NaN, which compares false with everything, is refused.
 	if !d.failed("polling.max_rps") && !(p.MaxRPS >= minMaxRPS && p.MaxRPS <= maxMaxRPS) {
 		d.problem("polling.max_rps", "%g is out of range; use a number of calls per second from %g to %d", p.MaxRPS, minMaxRPS, maxMaxRPS)

@@ -23,7 +23,8 @@ import (
 
 // TestCrashLosesNothing runs the real binary against a register on a pty
 // and the fake AMS server, kills it with SIGKILL at random moments while
-// payments flow, and starts it again each time. At the end every accepted
+// payments flow over a bad line (flipped bits, withheld ACKs, noise; see
+// lineFaults), and starts it again each time. At the end every accepted
 // payment has one final status, the right one, every RESULT sent for it
 // carried that status, and no SUCCESS was sent for a payment Alipay did not
 // sign as paid.
@@ -97,7 +98,8 @@ listen = ""
 		reqs = append(reqs, req)
 	}
 
-	reg := newCrashRegister(t, pollable(t, master))
+	faults := newLineFaults(t)
+	reg := newCrashRegister(t, pollable(t, master), faults)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go reg.payAll(ctx, reqs)
@@ -118,7 +120,7 @@ listen = ""
 	for _, rs := range results {
 		before += len(rs)
 	}
-	t.Logf("%d kills; by then %d payments accepted, %d RESULT frames received, %d Alipay calls made", kills, len(accepted), before, len(srv.Calls()))
+	t.Logf("%d kills; by then %d payments accepted, %d RESULT frames received, %d Alipay calls made; on the line: %v", kills, len(accepted), before, len(srv.Calls()), faults)
 
 	// A last run that is left to finish everything.
 	cmd := startAgent(t, bin, config)
@@ -139,7 +141,7 @@ listen = ""
 	for _, rs := range results {
 		frames += len(rs)
 	}
-	t.Logf("at the end: %d RESULT frames for %d payments, %d Alipay calls", frames, len(reqs), len(srv.Calls()))
+	t.Logf("at the end: %d RESULT frames for %d payments, %d Alipay calls; on the line: %v", frames, len(reqs), len(srv.Calls()), faults)
 	for _, req := range reqs {
 		w := expected[req]
 		if len(results[req]) == 0 {
@@ -186,13 +188,13 @@ func startAgent(t *testing.T, bin, config string) *exec.Cmd {
 // answered ACCEPTED or final (as a register does after T3).
 type crashRegister struct{ *device.Register }
 
-func newCrashRegister(t *testing.T, master *os.File) *crashRegister {
+func newCrashRegister(t *testing.T, master *os.File, faults *lineFaults) *crashRegister {
 	reg := device.NewRegister(device.PortConfig{Path: "register"},
 		device.WithOpener(func(ctx context.Context) (device.Conn, error) {
 			// The same pty master for every session: a link down (the
 			// agent was killed) must not close it.
 			master.SetReadDeadline(time.Time{})
-			return sessionConn{master}, nil
+			return faults.on(sessionConn{master}), nil
 		}))
 	reg.SetAutoDone(true)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -10,19 +10,19 @@ import (
 type action int
 
 const (
-	actInquire     action = iota // ask inquiryPayment
-	actStartCancel               // commit the decision to cancel (deadline passed), then cancel
-	actCancel                    // call cancel (again, with the same parameters)
-	actVerify                    // ask inquiryPayment once after Alipay refused a cancel
-	actLate                      // past the cancel window: ask inquiryPayment slowly, flag for a person
+	actInquire action = iota // ask inquiryPayment
+	actLook                  // deadline passed: ask inquiryPayment once, cancel unless the answer is final
+	actCancel                // call cancel (again, with the same parameters)
+	actVerify                // ask inquiryPayment before cancelling (again): a cancel was refused, or salvage brought the payment back
+	actLate                  // no cancel can be made any more: ask inquiryPayment slowly, flag for a person
 )
 
 func (a action) String() string {
 	switch a {
 	case actInquire:
 		return "inquire"
-	case actStartCancel:
-		return "start-cancel"
+	case actLook:
+		return "look"
 	case actCancel:
 		return "cancel"
 	case actVerify:
@@ -33,57 +33,38 @@ func (a action) String() string {
 	return "unknown"
 }
 
-// Notes written into the audit trail so that a decision made before a
-// restart is read back the same way after it.
+// Notes written into the audit trail, for people reading it.
 const (
-	noteCancelRefused = "cancel refused; asking inquiryPayment once more"
-	noteCancelAgain   = "inquiryPayment not final after a refused cancel; cancelling again"
+	noteCancelRefused  = "cancel refused; asking inquiryPayment for the truth"
+	noteCancelAgain    = "inquiryPayment not final after a refused cancel; cancelling again after a pause"
+	noteLookThenCancel = "deadline passed and the payment is not final; cancelling"
 )
 
-// decide returns what to do with payment p, which is not final, at now.
-//
-// The rules, in order:
-//   - past the cancel window (00:15 UTC+8 the day after acceptance) no cancel
-//     is made any more: Alipay would refuse it, so inquiryPayment is asked until
-//     the payment is final and a person is asked to follow up;
-//   - a PENDING payment is asked about until its deadline, then cancelled;
-//   - a CANCELLING payment is cancelled, except right after Alipay refused the
-//     cancel, when inquiryPayment is asked once for the truth (refused reads
-//     this from the audit trail, so it holds across a restart).
+// decide returns what to do with payment p, which is not final, at now. It
+// reads only what is stored with p (its state, deadline and Track), so a
+// restarted agent decides the same way. The rules, in order (docs/design.md,
+// rules 8 and 9):
+//   - once Alipay said the payment is past its cancel window, or the window
+//     (00:15 UTC+8 the day after the payment) has passed, no cancel is made
+//     any more: inquiryPayment is asked slowly until the payment is final,
+//     and a person is asked to follow it up;
+//   - a PENDING payment is asked about until its deadline; at the deadline it
+//     is asked about once more (the look), and only an answer that is not
+//     final leads to the cancel;
+//   - a CANCELLING payment is cancelled, except while a refused cancel has
+//     had no verified inquiryPayment answer since, or while salvage brought
+//     it back and Alipay has not been asked since: then inquiryPayment is
+//     asked first.
 func decide(p *queue.Payment, now time.Time) action {
-	if !now.Before(cancelWindowEnd(p.AcceptedAt)) {
+	switch {
+	case p.Track.NoCancel || !now.Before(paymentWindowEnd(p)):
 		return actLate
+	case p.State == queue.Pending && now.Before(p.Deadline):
+		return actInquire
+	case p.State == queue.Pending:
+		return actLook
+	case p.Track.Verify || p.Recovered:
+		return actVerify
 	}
-	switch p.State {
-	case queue.Pending:
-		if now.Before(p.Deadline) {
-			return actInquire
-		}
-		return actStartCancel
-	default:
-		if refused(p) {
-			return actVerify
-		}
-		return actCancel
-	}
-}
-
-// refused reports whether the last cancel of p got an F answer and no
-// verified inquiryPayment answer came after it: the audit trail, newest
-// first, reaches a refusing CANCEL event before any answered call.
-func refused(p *queue.Payment) bool {
-	for i := len(p.Audit) - 1; i >= 0; i-- {
-		e := p.Audit[i]
-		switch e.Call {
-		case queue.CallInquiry:
-			if e.Error == "" && e.ResultStatus != "" {
-				return false // answered: the verify step is done
-			}
-		case queue.CallCancel:
-			return e.ResultStatus == "F" && e.Error == ""
-		case queue.CallStartCancel:
-			return false
-		}
-	}
-	return false
+	return actCancel
 }

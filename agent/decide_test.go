@@ -29,29 +29,32 @@ func TestCancelWindowEndsAtQuarterPastMidnightUTC8NextDay(t *testing.T) {
 func TestDecide(t *testing.T) {
 	accepted := time.Date(2026, 11, 30, 4, 0, 0, 0, time.UTC) // 12:00 UTC+8
 	deadline := accepted.Add(time.Minute)
-	refusedCancel := queue.Event{Call: queue.CallCancel, ResultStatus: "F", Code: "ORDER_IS_CLOSED"}
-	unanswered := queue.Event{Call: queue.CallInquiry, Error: "timeout"}
-	answered := queue.Event{Call: queue.CallInquiry, ResultStatus: "S", PaymentStatus: "PROCESSING"}
 	tests := []struct {
-		name  string
-		state queue.State
-		audit []queue.Event
-		at    time.Time
-		want  action
+		name      string
+		state     queue.State
+		track     queue.Track
+		recovered bool
+		at        time.Time
+		want      action
 	}{
-		{"pending before deadline inquires", queue.Pending, nil, accepted.Add(time.Second), actInquire},
-		{"pending at deadline cancels", queue.Pending, nil, deadline, actStartCancel},
-		{"cancelling cancels", queue.Cancelling, nil, deadline, actCancel},
-		{"refused cancel asks inquiry", queue.Cancelling, []queue.Event{refusedCancel}, deadline, actVerify},
-		{"refused cancel asks inquiry until answered", queue.Cancelling, []queue.Event{refusedCancel, unanswered}, deadline, actVerify},
-		{"answered inquiry after refusal cancels again", queue.Cancelling, []queue.Event{refusedCancel, answered}, deadline, actCancel},
-		{"cancel with no answer is repeated", queue.Cancelling, []queue.Event{{Call: queue.CallCancel, ResultStatus: "U", Error: "unknown"}}, deadline, actCancel},
-		{"past the window only inquires", queue.Pending, nil, accepted.Add(13 * time.Hour), actLate},
-		{"cancelling past the window only inquires", queue.Cancelling, nil, accepted.Add(13 * time.Hour), actLate},
+		{"pending before deadline inquires", queue.Pending, queue.Track{}, false, accepted.Add(time.Second), actInquire},
+		{"pending at deadline looks before cancelling", queue.Pending, queue.Track{}, false, deadline, actLook},
+		{"pending long past deadline still looks first", queue.Pending, queue.Track{}, false, deadline.Add(time.Hour), actLook},
+		{"cancelling cancels", queue.Cancelling, queue.Track{}, false, deadline, actCancel},
+		{"refused cancel asks inquiry", queue.Cancelling, queue.Track{Refusals: 1, Verify: true}, false, deadline, actVerify},
+		{"inquiry answered after refusal cancels again", queue.Cancelling, queue.Track{Refusals: 1}, false, deadline, actCancel},
+		{"recovered cancelling payment asks before cancelling", queue.Cancelling, queue.Track{}, true, deadline, actVerify},
+		{"recovered pending payment looks at its deadline", queue.Pending, queue.Track{}, true, deadline, actLook},
+		{"past the window only inquires", queue.Pending, queue.Track{}, false, accepted.Add(13 * time.Hour), actLate},
+		{"cancelling past the window only inquires", queue.Cancelling, queue.Track{}, false, accepted.Add(13 * time.Hour), actLate},
+		{"cancel window exceeded only inquires", queue.Cancelling, queue.Track{Refusals: 1, NoCancel: true}, false, deadline, actLate},
+		{"window counts from Alipay's create time", queue.Pending, queue.Track{CreatedAt: accepted.Add(-5 * time.Hour)}, false, accepted.Add(13 * time.Hour), actLate},
+		{"window from a create time the day before", queue.Pending,
+			queue.Track{CreatedAt: time.Date(2026, 11, 29, 15, 0, 0, 0, time.UTC)}, false, accepted.Add(time.Second), actLate},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := &queue.Payment{State: tt.state, AcceptedAt: accepted, Deadline: deadline, Audit: tt.audit}
+			p := &queue.Payment{State: tt.state, AcceptedAt: accepted, Deadline: deadline, Track: tt.track, Recovered: tt.recovered}
 			if got := decide(p, tt.at); got != tt.want {
 				t.Errorf("decide = %v, want %v", got, tt.want)
 			}

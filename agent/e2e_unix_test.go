@@ -48,18 +48,19 @@ func TestPaymentsEndToEnd(t *testing.T) {
 			deadline: time.Minute, status: "FAIL", code: reasonMismatch, followUp: true},
 		{name: "refused cancel then inquiry says paid", script: alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Processing(2), alipaytest.Success()}, Cancel: []alipaytest.Step{alipaytest.Refuse("ORDER_IS_CLOSED")}},
 			cancel: true, deadline: time.Minute, status: "SUCCESS"},
-		{name: "unknown payment is cancelled at its deadline", script: alipaytest.Script{},
-			deadline: 200 * time.Millisecond, status: "CANCELLED", code: reasonTimeout},
+		{name: "payment Alipay never knew fails after the grace", script: alipaytest.Script{},
+			deadline: 200 * time.Millisecond, status: "FAIL", code: codeNotExist, followUp: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := newRig(t)
 			const req = "pos-1"
-			if tt.name != "unknown payment is cancelled at its deadline" {
+			if tt.name != "payment Alipay never knew fails after the grace" {
 				r.srv.Script(req, tt.script)
 			}
 			opts := testOptions()
 			opts.Polling.CancelAfter = tt.deadline
+			opts.Polling.AbsentGrace = 300 * time.Millisecond
 			r.start(opts)
 			if st := r.pay(req, 100, 0); st.State != "ACCEPTED" {
 				t.Fatalf("PAY answered %+v, want ACCEPTED", st)
@@ -233,10 +234,11 @@ func TestRestartResumesPollingAndResendsResults(t *testing.T) {
 	if res := r.reg.result("late"); res.Status != "CANCELLED" || res.Code != reasonTimeout {
 		t.Errorf("late payment RESULT %+v, want CANCELLED TIMEOUT", res)
 	}
-	// "open" was not final before the stop and its deadline passed too: it
-	// is cancelled, never polled from scratch or tracked twice.
-	if res := r.reg.result("open"); res.Status != "CANCELLED" {
-		t.Errorf("open payment RESULT %+v, want CANCELLED", res)
+	// "open" was not final before the stop and its deadline passed too; the
+	// customer paid meanwhile. It is asked about before any cancel, so it
+	// ends SUCCESS, never polled from scratch or tracked twice.
+	if res := r.reg.result("open"); res.Status != "SUCCESS" {
+		t.Errorf("open payment RESULT %+v, want SUCCESS", res)
 	}
 	// "resume" is inside its deadline: polling resumes and finds it paid.
 	if res := r.reg.result("resume"); res.Status != "SUCCESS" {

@@ -2,19 +2,17 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/posagent/posagent/queue"
 )
 
 const (
-	// horizon is how far ahead the loop looks in the due index to find its
-	// next wake-up past payments whose calls are in flight.
-	horizon = time.Second
-	// dueBatch bounds the payments read from the due index per pass.
-	dueBatch = 256
 	// pruneEvery is how often delivered payments past retention are removed.
 	pruneEvery = time.Hour
+	// idleWake bounds the loop's sleep when nothing is planned.
+	idleWake = time.Hour
 )
 
 // loop is the agent's one decision maker. It waits on a single timer (the
@@ -51,98 +49,69 @@ func (a *Agent) loop(ctx context.Context, linkErr <-chan error) error {
 }
 
 // tick does everything that is due at now and returns how long to sleep.
+// The sleep is measured on the monotonic clock (the timer's), and no
+// payment's part of it is longer than its pace, whatever the wall clock
+// does.
 func (a *Agent) tick(now time.Time) time.Duration {
-	next := now.Add(time.Hour)
-	if t := a.dispatch(now); !t.IsZero() && t.Before(next) {
-		next = t
+	next := idleWake
+	if d := a.dispatch(now); d > 0 && d < next {
+		next = d
 	}
-	if t := a.resendDue(now); !t.IsZero() && t.Before(next) {
-		next = t
+	if d := a.resendDue(now); d > 0 {
+		next = min(next, d)
 	}
 	if a.opts.Retention > 0 {
-		if now.Sub(a.lastPrune) >= pruneEvery {
+		if a.lastPrune.IsZero() || now.Sub(a.lastPrune) >= pruneEvery || now.Before(a.lastPrune) {
 			a.prune(now)
 		}
-		if t := a.lastPrune.Add(pruneEvery); t.Before(next) {
-			next = t
-		}
+		next = min(next, max(a.lastPrune.Add(pruneEvery).Sub(now), 0))
 	}
-	return max(next.Sub(now), 0)
+	return next
 }
 
 // dispatch starts a call for every due payment that has none in flight, as
-// far as there are free workers, and returns when it next has work (zero
-// when only an outcome can bring more).
-func (a *Agent) dispatch(now time.Time) time.Time {
-	ps, err := a.store.Due(now.Add(horizon), dueBatch)
-	if err != nil {
-		a.log.Error().Err(err).Msg("cannot read due payments from the store; trying again shortly")
-		return now.Add(time.Second)
-	}
-	var wake time.Time
-	earliest := func(t time.Time) {
-		if wake.IsZero() || t.Before(wake) {
-			wake = t
-		}
-	}
-	waiting := false // a payment in the batch waits for a call in flight
-	for i := range ps {
-		p := &ps[i]
-		if _, busy := a.inflight[p.RequestID]; busy {
-			waiting = true
-			continue
-		}
-		if p.NextAt.After(now) {
-			earliest(p.NextAt)
-			continue
-		}
+// far as there are free workers, and returns how long until the next one
+// falls due (zero when only an outcome can bring more). A payment whose
+// last decision the store refused has that decision committed again
+// instead of a new call.
+func (a *Agent) dispatch(now time.Time) time.Duration {
+	ready, _ := a.dueNow(now, a.mono())
+	for _, req := range ready {
 		if len(a.inflight) >= a.workers {
-			continue // a worker coming free is an outcome, which wakes the loop
+			break // a worker coming free is an outcome, which wakes the loop
 		}
-		if !a.start(p, now) {
-			earliest(now.Add(time.Second)) // the store failed; try again shortly
+		if o, ok := a.unsaved[req]; ok {
+			a.apply(o)
+			continue
 		}
+		a.start(req, now)
 	}
-	switch {
-	case len(ps) == dueBatch || waiting:
-		earliest(now.Add(horizon))
-	case len(ps) == 0:
-		if t, ok, err := a.store.Next(); err == nil && ok {
-			earliest(t)
-		}
-	}
+	// What is still ready waits for a worker; the rest was planned anew.
+	_, wake := a.dueNow(now, a.mono())
 	return wake
 }
 
-// start decides what to do with the due payment p and hands the call to a
-// worker, committing first whatever the decision changes. It reports false
-// when the store refused that change.
-func (a *Agent) start(p *queue.Payment, now time.Time) bool {
-	act := decide(p, now)
-	switch act {
-	case actStartCancel:
-		if err := a.store.StartCancel(p.RequestID, reasonTimeout, now); err != nil {
-			a.storeError(p.RequestID, "start the cancel", err)
-			return false
-		}
-		a.log.Info().Str("req", p.RequestID).Str("reason", reasonTimeout).Msg("deadline passed, cancelling")
-		act = actCancel
-	case actLate:
-		if !hasNote(p.FollowUp, followUpLate) {
-			if err := a.store.Flag(p.RequestID, followUpLate); err != nil {
-				a.storeError(p.RequestID, "flag for follow-up", err)
-				return false
-			}
-			a.log.Error().Str("req", p.RequestID).Str("state", string(p.State)).
-				Msg("payment is past Alipay's cancel window and not final; asking inquiryPayment slowly, a person must follow it up")
-			a.setState(func(s *Snapshot) { s.FollowUps++ })
-		}
+// start decides what to do with the due payment req and hands the call to a
+// worker. A payment that cannot be read is tried again after a pause; one
+// that is final or gone is dropped from the plan.
+func (a *Agent) start(req string, now time.Time) {
+	p, err := a.store.Get(req)
+	switch {
+	case errors.Is(err, queue.ErrNotFound):
+		a.forget(req)
+		return
+	case err != nil:
+		a.storeFailed(req, nil, "read the payment", err, now)
+		return
+	case p.State.Final():
+		a.forget(req)
+		return
 	}
-	a.inflight[p.RequestID] = act
+	act := decide(&p, now)
+	a.inflight[req] = act
 	n := len(a.inflight)
 	a.setState(func(s *Snapshot) { s.InFlight = n })
-	a.jobs <- job{ref: ref(p), act: act} // never blocks: len(inflight) <= workers = cap(jobs)
-	return true
+	a.jobs <- job{ref: ref(&p), act: act} // never blocks: len(inflight) <= workers = cap(jobs)
 }
 
 // prune removes delivered payments older than the retention.
@@ -156,10 +125,4 @@ func (a *Agent) prune(now time.Time) {
 	if n > 0 {
 		a.log.Info().Int("removed", n).Dur("retention", a.opts.Retention).Msg("pruned delivered payments")
 	}
-}
-
-// storeError logs a failed store change; the payment stays as it was stored
-// and is picked up again from the due index.
-func (a *Agent) storeError(req, what string, err error) {
-	a.log.Error().Err(err).Str("req", req).Msgf("cannot %s in the store; will try again", what)
 }

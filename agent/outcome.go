@@ -18,163 +18,272 @@ const (
 	reasonMismatch = "AMOUNT_MISMATCH"
 )
 
+// Alipay result codes the agent acts on. codeNotExist is also the RESULT
+// code of a payment ended by the ORDER_NOT_EXIST grace rule.
+const (
+	codeNotExist       = "ORDER_NOT_EXIST"
+	codeWindowExceeded = "CANCEL_WINDOW_EXCEED"
+)
+
 // Follow-up reasons, stored with the payment and shown to a person.
 const (
 	followUpLate     = "past Alipay's cancel window without a final state"
+	followUpWindow   = "past Alipay's cancel window: if it ends paid and the sale did not happen, refund it in the Antom portal"
 	followUpMismatch = "Alipay reported another amount or currency and refused the cancel"
+	followUpNotExist = "Alipay has no record of this payment: check the register's own payment and the Antom portal"
 )
-
-// noteMismatch marks in the audit trail the answer that reported another
-// amount or currency, so that the cancel it led to ends with that code.
-const noteMismatch = "amount or currency differs from the PAY"
 
 // Pacing of calls after the kinds of failure.
 const (
-	maxBackoff       = time.Minute      // cap for rate limiting and network failures
+	maxBackoff       = time.Minute      // cap for refusals, rate limiting and network failures
 	operatorPause    = 30 * time.Second // between calls while a person must fix the setup
 	operatorLogEvery = 5 * time.Minute  // one error line at most this often
 	lateFactor       = 20               // past the cancel window: ask every 20 polling intervals
 )
 
-// apply takes the outcome of one Alipay call: it commits what the answer
-// means for the payment (a final result with its outbox entry, the decision
-// to cancel, or the time of the next call), and only then sends anything.
+// apply takes the outcome of one Alipay call: it decides what the answer
+// means for the payment (step), commits that decision in one transaction,
+// and only then sends anything because of it (commit). An outcome whose
+// commit failed comes back here from dispatch with again set.
 func (a *Agent) apply(o outcome) {
 	req := o.ref.PaymentRequestID
 	delete(a.inflight, req)
-	a.observe(o)
-	defer a.noteCall(o) // after the commit, so that watchers see the store changed
+	if !o.again {
+		a.lastCall[req] = a.mono()
+		a.observe(o)
+		a.watch(o)
+		defer a.noteCall(o) // after the commit, so that watchers see the store changed
+	}
+	now := a.now()
 	p, err := a.store.Get(req)
 	if err != nil {
-		a.storeError(req, "read the payment", err)
+		a.storeFailed(req, &o, "read the payment", err, now)
 		return
 	}
 	if p.State.Final() {
-		return // only the loop finishes payments, and never one with a call in flight
+		a.forget(req) // only the loop finishes payments, and never one with a call in flight
+		return
 	}
-	now := a.now()
-	if o.act == actCancel {
-		a.applyCancel(&p, o, now)
-	} else {
-		a.applyInquiry(&p, o, now)
-	}
+	a.commit(&p, o, a.step(&p, o, now), now)
 }
 
-// applyInquiry handles an inquiryPayment outcome.
-func (a *Agent) applyInquiry(p *queue.Payment, o outcome, now time.Time) {
-	e := callEvent(queue.CallInquiry, o)
+// step decides what outcome o means for payment p at now. It changes
+// nothing; commit stores the decision.
+func (a *Agent) step(p *queue.Payment, o outcome, now time.Time) queue.Step {
+	t := p.Track
+	st := queue.Step{Track: &t}
+	if o.act == actLate {
+		st.FollowUp = followUpLate
+	}
+	if o.act == actCancel {
+		st.Event = callEvent(queue.CallCancel, o)
+		a.cancelled(p, o, &st, now)
+	} else {
+		st.Event = callEvent(queue.CallInquiry, o)
+		a.inquired(p, o, &st, now)
+	}
+	return st
+}
+
+// learn adds a verified answer of class c (with result code code) to what t
+// knows: ORDER_NOT_EXIST counts as absent, and after a refused cancel
+// starts or continues the run the grace rule measures; any other answer
+// about the payment shows that Alipay knows it, which ends that run for
+// good. It reports whether the answer was about the payment at all (rate
+// limits and credential errors are not).
+func learn(t *queue.Track, c alipay.Class, code string, now time.Time) bool {
+	switch {
+	case c == alipay.Rejected && code == codeNotExist:
+		t.Absent++
+		if t.Refusals > 0 && t.AbsentSince.IsZero() && !t.Known {
+			t.AbsentSince = now
+		}
+		return true
+	case c == alipay.Final || c == alipay.NotFinal || c == alipay.Rejected:
+		t.Known, t.AbsentSince = true, time.Time{}
+		return true
+	}
+	return false
+}
+
+// absentTooLong reports whether the ORDER_NOT_EXIST grace rule ends the
+// payment whose Track is t: a cancel was refused, Alipay never showed that
+// it knows the payment, and every verified answer for polling.absent_grace
+// since the run began was ORDER_NOT_EXIST (the caller has just added one).
+func (a *Agent) absentTooLong(t *queue.Track, now time.Time) bool {
+	return t.Refusals > 0 && !t.Known && !t.AbsentSince.IsZero() &&
+		now.Sub(t.AbsentSince) >= a.opts.Polling.AbsentGrace
+}
+
+// notExist ends a payment by the grace rule: FAIL ORDER_NOT_EXIST, flagged
+// for a person, in the same step.
+func (a *Agent) notExist(p *queue.Payment, st *queue.Step, now time.Time) {
+	a.log.Error().Str("req", p.RequestID).Dur("grace", a.opts.Polling.AbsentGrace).
+		Msg("Alipay has had no record of the payment since its cancel was refused; it ends FAIL ORDER_NOT_EXIST and a person must follow it up")
+	st.Result = &queue.Result{Status: queue.Fail, Code: codeNotExist,
+		Message: "Alipay has no record of this payment", Time: alipayTime("", now)}
+	st.FollowUp = followUpNotExist
+}
+
+// inquired decides what an inquiryPayment outcome means.
+func (a *Agent) inquired(p *queue.Payment, o outcome, st *queue.Step, now time.Time) {
+	t := st.Track
 	r := o.inquiry
-	switch class := alipay.ClassOf(r, o.err); class {
+	class := alipay.ClassOf(r, o.err)
+	code := errorCode(o.err)
+	if learn(t, class, code, now) {
+		st.Checked = true // a verified answer: what salvage brought back has been looked at
+		a.knownAnswer(t)
+	}
+	if r != nil && o.err == nil {
+		if at, err := time.Parse(time.RFC3339, r.PaymentCreateTime); err == nil {
+			t.CreatedAt = at.UTC()
+		}
+	}
+	if o.act == actLook {
+		a.reachedDeadline(p, t)
+	}
+	switch class {
 	case alipay.Final:
 		delete(a.failures, p.RequestID)
 		switch r.PaymentStatus {
 		case alipay.StatusSuccess:
-			a.paid(p, o, e, now)
+			a.paid(p, o, st, now)
 		case alipay.StatusFail:
-			a.finish(p, queue.Result{
+			st.Result = &queue.Result{
 				Status: queue.Fail, PaymentID: r.PaymentID, Code: r.PaymentResultCode,
 				Message: r.PaymentResultMessage, Time: alipayTime(r.PaymentTime, now),
-			}, e)
+			}
 		default: // CANCELLED
 			code := r.PaymentResultCode
 			if p.State == queue.Cancelling {
-				code = cancelCode(p)
+				code = cancelCode(p, t)
 			}
-			a.finish(p, queue.Result{
+			st.Result = &queue.Result{
 				Status: queue.Cancelled, PaymentID: r.PaymentID, Code: code,
 				Message: r.PaymentResultMessage, Time: alipayTime(r.PaymentTime, now),
-			}, e)
+			}
 		}
 	case alipay.NotFinal, alipay.Rejected:
 		delete(a.failures, p.RequestID)
-		if o.act == actVerify && class == alipay.Rejected && errorCode(o.err) == "ORDER_NOT_EXIST" {
-			// Alipay refused the cancel and does not know the payment: nothing
-			// was taken from the customer.
-			a.finish(p, cancelledResult(p, "", "", now), e)
+		t.Verify = false // the refused cancel has had its inquiry
+		if class == alipay.Rejected && code == codeNotExist && a.absentTooLong(t, now) {
+			a.notExist(p, st, now)
 			return
 		}
-		next := now.Add(a.opts.Polling.Interval)
 		switch {
 		case o.act == actLate:
-			next = now.Add(lateFactor * a.opts.Polling.Interval)
+			st.Next = now.Add(a.latePace())
+		case o.act == actLook:
+			st.Cancel, st.Event.Note = reasonTimeout, noteLookThenCancel
+			st.Next = now.Add(a.gap())
 		case o.act == actVerify:
-			e.Note = noteCancelAgain
+			// The next cancel waits longer after each refusal (rule 9).
+			st.Event.Note = noteCancelAgain
+			st.Next = now.Add(backoff(a.opts.Polling.Interval, maxBackoff, t.Refusals+1, a.rand))
 		case p.State == queue.Cancelling:
-			next = now // the register asked to cancel while this inquiry was out
+			st.Next = now // the register asked to cancel while this inquiry was out
+		default:
+			st.Next = now.Add(a.opts.Polling.Interval)
 		}
-		a.record(p, e, next)
 	default:
-		a.failed(p, o, e, class, now)
+		wait := a.failed(p, o, st, class, now)
+		if o.act == actLook && !p.Recovered {
+			// No answer at the deadline: the cancel goes ahead, at the pace
+			// the failure allows. A payment salvage brought back waits for
+			// a verified answer first.
+			st.Cancel, st.Event.Note = reasonTimeout, noteLookThenCancel
+		}
+		st.Next = now.Add(wait)
 	}
 }
 
 // paid handles a verified SUCCESS. It is final only for the amount and
-// currency of the PAY (DESIGN.md rule 3); another amount is cancelled, and
-// where the cancel was already refused the payment ends FAIL with
-// AMOUNT_MISMATCH and is flagged for a person.
-func (a *Agent) paid(p *queue.Payment, o outcome, e queue.Event, now time.Time) {
-	r := o.inquiry
+// currency of the PAY (docs/design.md, rule 3); another amount is cancelled,
+// and where no cancel can be made (it was refused, or the window is past)
+// the payment ends FAIL with AMOUNT_MISMATCH and is flagged for a person, in
+// the same step.
+func (a *Agent) paid(p *queue.Payment, o outcome, st *queue.Step, now time.Time) {
+	r, t := o.inquiry, st.Track
 	want := alipay.Amount{Currency: p.Currency, Value: strconv.FormatInt(p.Amount, 10)}
 	if !r.PaymentAmount.Equal(want) {
 		a.log.Error().Str("req", p.RequestID).Stringer("want", want).Stringer("got", r.PaymentAmount).
 			Msg("Alipay reports the payment paid with another amount or currency; it will not be shown as SUCCESS")
-		e.Note = noteMismatch
-		if o.act == actVerify || o.act == actLate {
-			a.finish(p, queue.Result{
+		t.Mismatch = true
+		st.Event.Note = "amount or currency differs from the PAY"
+		if t.Refusals > 0 || o.act == actLate {
+			st.Result = &queue.Result{
 				Status: queue.Fail, PaymentID: r.PaymentID, Code: reasonMismatch,
 				Message: "amount or currency differs from the sale", Time: alipayTime(r.PaymentTime, now),
-			}, e)
-			if err := a.store.Flag(p.RequestID, followUpMismatch); err != nil {
-				a.storeError(p.RequestID, "flag for follow-up", err)
 			}
-			a.setState(func(s *Snapshot) { s.FollowUps++ })
+			st.FollowUp = followUpMismatch
 			return
 		}
-		if !a.record(p, e, now) {
-			return
-		}
-		if err := a.store.StartCancel(p.RequestID, reasonMismatch, now); err != nil {
-			a.storeError(p.RequestID, "start the cancel", err)
-		}
+		st.Cancel, st.Next = reasonMismatch, now.Add(a.gap())
 		return
 	}
-	if p.State == queue.Cancelling && o.act == actInquire {
-		// The register sent CANCEL while this inquiry was out: the cashier's
-		// cancel goes ahead (a paid payment is refunded in full).
-		e.Note = "paid, but the register asked to cancel; cancelling"
-		a.record(p, e, now)
+	if p.State == queue.Cancelling && p.CancelReason != reasonTimeout && t.Refusals == 0 && o.act != actLate {
+		// The register (or an amount mismatch) asked to cancel and no cancel
+		// has been refused: the cancel goes ahead (a paid payment is
+		// refunded in full).
+		st.Event.Note = "paid, but a cancel is under way; cancelling"
+		st.Next = now.Add(a.gap())
 		return
 	}
-	a.finish(p, queue.Result{
+	st.Result = &queue.Result{
 		Status: queue.Success, PaymentID: r.PaymentID, Code: r.PaymentResultCode,
 		Message: r.PaymentResultMessage, Time: alipayTime(r.PaymentTime, now),
-	}, e)
-}
-
-// applyCancel handles a cancel outcome: S is final; F sends the payment to
-// one more inquiryPayment (decide reads the refusal from the trail); no
-// answer means the same cancel again.
-func (a *Agent) applyCancel(p *queue.Payment, o outcome, now time.Time) {
-	e := callEvent(queue.CallCancel, o)
-	switch class := alipay.CancelClassOf(o.cancel, o.err); class {
-	case alipay.Final:
-		delete(a.failures, p.RequestID)
-		a.finish(p, cancelledResult(p, o.cancel.PaymentID, o.cancel.CancelTime, now), e)
-	case alipay.Rejected:
-		delete(a.failures, p.RequestID)
-		e.Note = noteCancelRefused
-		a.log.Warn().Str("req", p.RequestID).Str("code", e.Code).Msg("Alipay refused the cancel; asking inquiryPayment for the truth")
-		a.record(p, e, now)
-	default:
-		a.failed(p, o, e, class, now)
 	}
 }
 
-// failed handles a call that got no usable answer: unknown outcomes are asked
-// again with the same parameters, rate limiting and network failures after a
-// growing pause with jitter, and errors only a person can fix after a long
-// pause, logged once every few minutes rather than for every call.
-func (a *Agent) failed(p *queue.Payment, o outcome, e queue.Event, class alipay.Class, now time.Time) {
+// cancelled decides what a cancel outcome means: S is final; F is a
+// refusal, which proves nothing about the money (rule 8): inquiryPayment is
+// asked next, and the cancel after that waits longer after each refusal;
+// CANCEL_WINDOW_EXCEED ends cancelling for good; no answer means the same
+// cancel again.
+func (a *Agent) cancelled(p *queue.Payment, o outcome, st *queue.Step, now time.Time) {
+	t := st.Track
+	class := alipay.CancelClassOf(o.cancel, o.err)
+	switch class {
+	case alipay.Final:
+		delete(a.failures, p.RequestID)
+		learn(t, class, "", now)
+		a.knownAnswer(t)
+		st.Result = cancelledResult(p, t, o.cancel.PaymentID, o.cancel.CancelTime, now)
+	case alipay.Rejected:
+		delete(a.failures, p.RequestID)
+		code := errorCode(o.err)
+		t.Refusals++
+		t.Verify = true
+		learn(t, class, code, now)
+		a.knownAnswer(t)
+		if code == codeWindowExceeded {
+			a.log.Error().Str("req", p.RequestID).
+				Msg("Alipay says the payment is past its cancel window; asking inquiryPayment slowly, a person must follow it up")
+			t.NoCancel, t.Verify = true, false
+			st.FollowUp = followUpWindow
+			st.Next = now.Add(a.latePace())
+			return
+		}
+		if code == codeNotExist && a.absentTooLong(t, now) {
+			a.notExist(p, st, now)
+			return
+		}
+		st.Event.Note = noteCancelRefused
+		a.log.Warn().Str("req", p.RequestID).Str("code", code).Int("refusals", t.Refusals).
+			Msg("Alipay refused the cancel; asking inquiryPayment for the truth")
+		st.Next = now.Add(a.opts.Polling.Interval)
+	default:
+		st.Next = now.Add(a.failed(p, o, st, class, now))
+	}
+}
+
+// failed handles a call that got no usable answer and returns how long to
+// wait before the next call: unknown outcomes are asked again with the same
+// parameters, rate limiting and network failures after a growing pause with
+// jitter, and errors only a person can fix after a long pause, logged once
+// every few minutes rather than for every call.
+func (a *Agent) failed(p *queue.Payment, o outcome, st *queue.Step, class alipay.Class, now time.Time) time.Duration {
 	a.failures[p.RequestID]++
 	n := a.failures[p.RequestID]
 	var wait time.Duration
@@ -199,56 +308,21 @@ func (a *Agent) failed(p *queue.Payment, o outcome, e queue.Event, class alipay.
 		}
 	}
 	if o.act == actLate {
-		wait = max(wait, lateFactor*a.opts.Polling.Interval)
+		wait = max(wait, a.latePace())
 	}
-	a.log.Warn().Err(o.err).Str("req", p.RequestID).Str("call", e.Call).Stringer("class", class).
+	a.log.Warn().Err(o.err).Str("req", p.RequestID).Str("call", st.Event.Call).Stringer("class", class).
 		Int("failures", n).Str("retry_in", wait.Round(time.Millisecond).String()).Msg("no usable answer from Alipay")
-	a.record(p, e, now.Add(wait))
+	return wait
 }
 
-// record commits a non-final outcome and the time of the next action.
-func (a *Agent) record(p *queue.Payment, e queue.Event, next time.Time) bool {
-	if err := a.store.Record(p.RequestID, e, next); err != nil {
-		a.storeError(p.RequestID, "record the call", err)
-		return false
-	}
-	if e.Error == "" {
-		ev := a.log.Info().Str("req", p.RequestID).Str("call", e.Call).Str("result", e.ResultStatus).
-			Str("code", e.Code)
-		if e.PaymentStatus != "" {
-			ev = ev.Str("payment_status", e.PaymentStatus)
-		}
-		if e.Note != "" {
-			ev = ev.Str("note", e.Note)
-		}
-		ev.Msg("not final yet")
-	}
-	return true
-}
-
-// finish commits the final result with its outbox entry, then sends the
-// RESULT to the register.
-func (a *Agent) finish(p *queue.Payment, r queue.Result, e queue.Event) {
-	r.Message = displayText(r.Message)
-	done, err := a.store.Finish(p.RequestID, r, e)
-	if err != nil {
-		if errors.Is(err, queue.ErrFinal) {
-			return
-		}
-		a.storeError(p.RequestID, "store the final result", err)
-		return
-	}
-	a.log.Info().Str("req", done.RequestID).Str("pid", done.PaymentID).Int64("amt", done.Amount).
-		Str("cur", done.Currency).Str("status", string(r.Status)).Str("code", r.Code).
-		Int("inquiries", done.Inquiries).Int("cancels", done.Cancels).Msg("payment final")
-	a.setState(func(s *Snapshot) { s.Finished++ })
-	a.sendResult(&done, a.now())
-}
+// latePace is the time between two inquiries of a payment that can no
+// longer be cancelled.
+func (a *Agent) latePace() time.Duration { return lateFactor * a.opts.Polling.Interval }
 
 // cancelledResult is the result of a payment the agent cancelled.
-func cancelledResult(p *queue.Payment, pid, at string, now time.Time) queue.Result {
-	code := cancelCode(p)
-	return queue.Result{
+func cancelledResult(p *queue.Payment, t *queue.Track, pid, at string, now time.Time) *queue.Result {
+	code := cancelCode(p, t)
+	return &queue.Result{
 		Status: queue.Cancelled, PaymentID: pid, Code: code,
 		Message: cancelMessages[code], Time: alipayTime(at, now),
 	}
@@ -256,13 +330,11 @@ func cancelledResult(p *queue.Payment, pid, at string, now time.Time) queue.Resu
 
 // cancelCode is the RESULT code of a cancelled payment: AMOUNT_MISMATCH when
 // an answer reported another amount, else why the cancel was started.
-func cancelCode(p *queue.Payment) string {
-	for _, e := range p.Audit {
-		if e.Note == noteMismatch {
-			return reasonMismatch
-		}
-	}
-	if p.CancelReason == "" {
+func cancelCode(p *queue.Payment, t *queue.Track) string {
+	switch {
+	case t.Mismatch:
+		return reasonMismatch
+	case p.CancelReason == "":
 		return reasonTimeout
 	}
 	return p.CancelReason

@@ -33,10 +33,10 @@ type reply struct {
 }
 
 // handlePay stores a PAY and answers it. ACCEPTED is sent only after the
-// store has committed (DESIGN.md rule 1); a repeated PAY is never tracked
-// twice and is answered with the payment's current state. The deadline is
-// exp (else polling.cancel_after), shortened where it would leave no time to
-// cancel within Alipay's cancel window (fitDeadline).
+// store has committed (docs/design.md, rule 1); a repeated PAY is never
+// tracked twice and is answered with the payment's current state. The
+// deadline is exp (else polling.cancel_after), shortened where it would
+// leave no time to cancel within Alipay's cancel window (fitDeadline).
 func (a *Agent) handlePay(m pay, now time.Time) reply {
 	exp := m.exp
 	if exp <= 0 {
@@ -56,6 +56,7 @@ func (a *Agent) handlePay(m pay, now time.Time) reply {
 		return reply{req: m.req, state: stateRejected, code: codeStorage, msg: "payment could not be stored; try again"}
 	}
 	if created {
+		a.schedule(p.RequestID, p.NextAt, now)
 		a.log.Info().Str("req", p.RequestID).Str("pid", p.PaymentID).Int64("amt", p.Amount).Str("cur", p.Currency).
 			Str("lane", p.Lane).Time("deadline", p.Deadline).Msg("payment accepted")
 		if shortened {
@@ -84,6 +85,9 @@ func (a *Agent) handleCancel(req string, now time.Time) (reply, bool) {
 			return reply{}, false
 		}
 		a.log.Info().Str("req", req).Str("reason", reasonRegister).Msg("register asked to cancel")
+		if _, busy := a.inflight[req]; !busy {
+			a.schedule(req, now, now)
+		}
 		p.State = queue.Cancelling
 	}
 	return a.stateOf(&p), true
@@ -110,8 +114,8 @@ func (a *Agent) handleDone(req string, now time.Time) {
 		a.storeError(req, "record the DONE", err)
 		return
 	}
-	if _, ok := a.sent[req]; ok {
-		delete(a.sent, req)
+	if _, ok := a.resend[req]; ok {
+		delete(a.resend, req)
 		a.log.Info().Str("req", req).Msg("result delivered")
 		a.setState(func(s *Snapshot) { s.Delivered++ })
 	}

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"errors"
 	"time"
 
 	"github.com/posagent/posagent/device"
@@ -8,9 +9,9 @@ import (
 )
 
 // sendResult sends the RESULT of the final payment p, which is committed in
-// the outbox, and remembers when, for the 30 s resend.
+// the outbox, and plans its resend.
 func (a *Agent) sendResult(p *queue.Payment, now time.Time) {
-	a.sent[p.RequestID] = now
+	a.resend[p.RequestID] = a.mono() + a.opts.ResendAfter
 	if !a.linkUp {
 		return // sent when the next HELLO exchange completes
 	}
@@ -25,8 +26,9 @@ func (a *Agent) resendAll(now time.Time) {
 		a.log.Error().Err(err).Msg("cannot read the outbox; results are sent again at the next HELLO or in 30 s")
 		return
 	}
+	next := a.mono() + a.opts.ResendAfter
 	for i := range ps {
-		a.sent[ps[i].RequestID] = now
+		a.resend[ps[i].RequestID] = next
 		a.enqueue(resultMessage(&ps[i]))
 	}
 	if len(ps) > 0 {
@@ -34,28 +36,38 @@ func (a *Agent) resendAll(now time.Time) {
 	}
 }
 
-// resendDue sends again every RESULT last sent ResendAfter ago or more, and
-// returns when the next one falls due (zero: none, or the link is down and
-// the next HELLO exchange sends them all).
-func (a *Agent) resendDue(now time.Time) time.Time {
+// resendDue sends again every RESULT whose resend has come (ResendAfter
+// after it was last sent, on the monotonic clock), and returns how long
+// until the next one comes (zero: none, or the link is down and the next
+// HELLO exchange sends them all). A payment the store cannot read now stays
+// in the resend set.
+func (a *Agent) resendDue(now time.Time) time.Duration {
 	if !a.linkUp {
-		return time.Time{}
+		return 0
 	}
-	var wake time.Time
-	for req, at := range a.sent {
-		due := at.Add(a.opts.ResendAfter)
-		if !due.After(now) {
+	mono := a.mono()
+	var wake time.Duration
+	for req, at := range a.resend {
+		if at <= mono {
 			p, err := a.store.Get(req)
-			if err != nil || !p.State.Final() || p.Delivered() {
-				delete(a.sent, req)
+			switch {
+			case errors.Is(err, queue.ErrNotFound):
+				delete(a.resend, req)
 				continue
+			case err != nil:
+				a.log.Error().Err(err).Str("req", req).Msg("cannot read an unconfirmed result to send it again; trying again shortly")
+				at = mono + storeRetryFirst
+			case !p.State.Final() || p.Delivered():
+				delete(a.resend, req)
+				continue
+			default:
+				a.enqueue(resultMessage(&p))
+				at = mono + a.opts.ResendAfter
 			}
-			a.enqueue(resultMessage(&p))
-			a.sent[req] = now
-			due = now.Add(a.opts.ResendAfter)
+			a.resend[req] = at
 		}
-		if wake.IsZero() || due.Before(wake) {
-			wake = due
+		if wake == 0 || at-mono < wake {
+			wake = at - mono
 		}
 	}
 	return wake

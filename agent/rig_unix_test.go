@@ -35,10 +35,11 @@ type rig struct {
 	slave  string // the pty path the agent opens
 	reg    *testRegister
 
-	store *queue.Store
-	agent *Agent
-	stop  context.CancelFunc
-	done  chan error
+	storeOpts queue.Options // how start opens the store
+	store     *queue.Store
+	agent     *Agent
+	stop      context.CancelFunc
+	done      chan error
 }
 
 // testOptions are fast polling settings for tests.
@@ -73,7 +74,7 @@ func newRig(t testing.TB) *rig {
 // start runs a new agent on the rig's store.
 func (r *rig) start(opts Options) {
 	r.t.Helper()
-	store, err := queue.Open(r.dbPath, queue.Options{})
+	store, err := queue.Open(r.dbPath, r.storeOpts)
 	if err != nil {
 		r.t.Fatal(err)
 	}

@@ -56,6 +56,8 @@ func Serve(ctx context.Context, cfg *Config, log zerolog.Logger, version string)
 		Retention: cfg.Storage.Retention,
 		Log:       log,
 		Calls:     calls,
+
+		PublicKeyFile: cfg.Alipay.AlipayPublicKeyFile,
 	})
 	// Deferred in this order so that the status endpoint is stopped, then
 	// waited for, before the store it reads is closed.

@@ -2,8 +2,6 @@ package agent
 
 import (
 	"time"
-
-	"github.com/posagent/posagent/alipay"
 )
 
 // Snapshot is the agent's own state at one instant, for a status page and
@@ -21,9 +19,14 @@ type Snapshot struct {
 
 	LastCall      time.Time // when the last Alipay call ended; zero before the first
 	LastCallError string    // why the last Alipay call got no usable answer; empty when it did
-	// OperatorProblem is set while Alipay refuses the agent's credentials:
-	// only a person can fix that.
+	// OperatorProblem is set while something only a person can fix stands
+	// in the way: Alipay refuses the agent's credentials, knows none of the
+	// register's payments, or answers with signatures that do not verify.
 	OperatorProblem string
+	// ClockOffset is how far the terminal's clock is ahead of Alipay's (the
+	// Response-Time of the last verified answer), when that is more than 2
+	// minutes either way; zero otherwise.
+	ClockOffset time.Duration
 
 	InFlight  int    // Alipay calls in flight
 	Accepted  uint64 // payments accepted since start (repeats not counted)
@@ -66,19 +69,17 @@ func (a *Agent) setState(fn func(*Snapshot)) {
 
 // noteCall records the end of an Alipay call in the shared state.
 func (a *Agent) noteCall(o outcome) {
-	msg, operator := "", ""
+	msg := ""
 	if o.err != nil {
 		msg = o.err.Error()
-		if alipay.ClassOf(nil, o.err) == alipay.Operator {
-			operator = msg
-		}
 	}
 	n := len(a.inflight)
+	problem := a.watcher.problem()
 	a.setState(func(s *Snapshot) {
+		s.OperatorProblem = problem
 		s.Calls++
 		s.LastCall = a.now()
 		s.LastCallError = msg
-		s.OperatorProblem = operator
 		s.InFlight = n
 	})
 }

@@ -34,6 +34,10 @@ func (a *Agent) statusSnapshot(info pageInfo) status.Snapshot {
 	if info.calls != nil {
 		info.calls.Fill(&snap.Alipay)
 	}
+	// The agent's own view of what a person must fix wins over the last
+	// call's: it also holds the problems a run of answers shows.
+	snap.Alipay.OperatorProblem = s.OperatorProblem
+	snap.Alipay.ClockOffsetSeconds = s.ClockOffset.Seconds()
 	if info.links != nil {
 		info.links.Fill(&snap.Link)
 	}

@@ -55,7 +55,7 @@ func (r Ref) answers(reqID, payID string) bool {
 	return payID == "" || payID == r.PaymentID
 }
 
-// requestBody is the body of both calls. DESIGN.md: Alipay lets paymentId
+// requestBody is the body of both calls (docs/design.md): Alipay lets paymentId
 // win when both ids are given, so a Ref carries only one of them.
 type requestBody struct {
 	PaymentRequestID  string `json:"paymentRequestId,omitempty"`
@@ -244,7 +244,7 @@ func (c *Client) call(ctx context.Context, api string, ref Ref) (*answer, error)
 		return nil, fail(Unknown, resp.StatusCode, nil)
 	}
 
-	// Verify before reading anything in the body (DESIGN.md, rule 3).
+	// Verify before reading anything in the body (docs/design.md, rule 3).
 	unverified := func(cause error) error { return fail(Unknown, resp.StatusCode, cause) }
 	header := resp.Header.Get("Signature")
 	if header == "" {

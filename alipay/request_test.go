@@ -20,7 +20,7 @@ import (
 
 // TestRequestIsSignedAsDesignSays checks a request on the wire with nothing
 // but the standard library: headers, body, and the signature recomputed from
-// DESIGN.md's rule.
+// the signing rule in docs/design.md.
 func TestRequestIsSignedAsDesignSays(t *testing.T) {
 	got := make(chan *http.Request, 1)
 	bodies := make(chan []byte, 1)

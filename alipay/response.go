@@ -58,7 +58,7 @@ func (r *InquiryResponse) Final() bool {
 }
 
 // PSPCustomerInfo describes the payer's wallet. It is customer data: log ids
-// only (DESIGN.md, rule 7).
+// only (docs/design.md, rule 7).
 type PSPCustomerInfo struct {
 	PSPName           string `json:"pspName"`
 	PSPCustomerID     string `json:"pspCustomerId"`

@@ -67,7 +67,7 @@ func VerifyContent(key *rsa.PublicKey, method, path, clientID, timestamp string,
 // "algorithm=RSA256,keyVersion=1,signature=<url-encoded base64>".
 //
 // Its String method shows only the start of the signature so that logging a
-// Signature never writes a whole one (DESIGN.md, rule 7).
+// Signature never writes a whole one (docs/design.md, rule 7).
 type Signature struct {
 	Algorithm  string // "RSA256", the only algorithm this package signs or verifies
 	KeyVersion int    // 0 when the header carries none

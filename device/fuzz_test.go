@@ -47,7 +47,9 @@ func FuzzDecoder(f *testing.F) {
 }
 
 // FuzzFrameRoundTrip checks that any legal frame encodes to bytes the decoder
-// reads back as the same frame, also when noise comes before it.
+// reads back as the same frame, also when noise comes before it: the decoder
+// reports what the noise holds, then drops a frame the noise left open (NAK
+// framing) where the frame's DLE STX resynchronises it, then the frame.
 func FuzzFrameRoundTrip(f *testing.F) {
 	f.Add(uint8(7), byte('P'), []byte("req=pos-42\x1camt=500\x1ccur=USD"), []byte{0x06, 0x15})
 	f.Add(uint8(16), byte('I'), []byte{}, []byte{DLE})
@@ -56,18 +58,108 @@ func FuzzFrameRoundTrip(f *testing.F) {
 			payload = payload[:MaxPayload]
 		}
 		in := Frame{Seq: seq, Type: typ, Payload: payload}
-		// Noise ends with anything but an unfinished frame start: cut it at
-		// its last DLE STX, which would open a frame of its own.
-		if i := bytes.LastIndex(noise, []byte{DLE, STX}); i >= 0 {
-			noise = noise[:i]
-		}
+		pad, dropsOpen := resyncAfter(noise)
+		noise = append(append([]byte{}, noise...), pad...)
+		before := decodeAll(noise, time.Unix(0, 0))
 		out := decodeAll(append(append([]byte{}, noise...), mustFrame(t, in)...), time.Unix(0, 0))
-		if len(out) != 1 || out[0].err != nil {
-			t.Fatalf("got %v, want the one frame %v", out, in)
+		want := 1
+		if dropsOpen {
+			want = 2
 		}
-		got := out[0].frame
-		if got.Seq != in.Seq || got.Type != in.Type || !bytes.Equal(got.Payload, in.Payload) {
-			t.Fatalf("got %v, want %v", got, in)
+		if len(out) != len(before)+want || summary(out[:len(before)]) != summary(before) {
+			t.Fatalf("got %v, want %v, then %d more reports ending in the frame %v", out, before, want, in)
+		}
+		if dropsOpen && reasonOf(out[len(before)].err) != ReasonFraming {
+			t.Fatalf("got %v after the noise, want NAK framing for the frame the noise left open", out[len(before)])
+		}
+		last := out[len(out)-1]
+		if last.err != nil || last.frame.Seq != in.Seq || last.frame.Type != in.Type || !bytes.Equal(last.frame.Payload, in.Payload) {
+			t.Fatalf("got %v, want %v", last, in)
 		}
 	})
+}
+
+// resyncAfter models, by the framing rules of the protocol alone, where noise
+// leaves a receiver and so how the DLE STX of a frame after it is read:
+//
+//   - between frames (or after a lone DLE there) it starts the frame;
+//   - inside a frame body it drops that frame, answered NAK framing, unless
+//     the frame was already answered (LEN over the limit), and starts the
+//     new one: dropsOpen says so;
+//   - right after a DLE inside a body, the frame's DLE would read as a
+//     stuffed data byte, and inside the two CRC bytes as a CRC byte: no
+//     sender can help that (the receiver resynchronises at the resend after
+//     T1 or T2), so pad returns the bytes that bring the noise to its end
+//     first, a byte that ends the body as bad framing or the CRC bytes
+//     missing.
+func resyncAfter(noise []byte) (pad []byte, dropsOpen bool) {
+	const (
+		between = iota
+		betweenDLE
+		inBody
+		inBodyDLE
+		inCRC
+	)
+	state := between
+	crcLeft := 0 // CRC bytes still to come in state inCRC
+	n := 0       // unstuffed body bytes of the open frame
+	var header [headerLen]byte
+	answered := false // the open frame's LEN was over the limit, and NAKed
+	open := func() { state, n, answered = inBody, 0, false }
+	take := func(c byte) {
+		if n < headerLen {
+			header[n] = c
+		}
+		n++
+		if n == headerLen && int(header[3])<<8|int(header[4]) > MaxPayload {
+			answered = true
+		}
+	}
+	for _, c := range noise {
+		switch state {
+		case between:
+			if c == DLE {
+				state = betweenDLE
+			}
+		case betweenDLE:
+			switch c {
+			case STX:
+				open()
+			case DLE:
+			default:
+				state = between
+			}
+		case inBody:
+			if c == DLE {
+				state = inBodyDLE
+			} else {
+				take(c)
+			}
+		case inBodyDLE:
+			switch c {
+			case DLE:
+				state = inBody
+				take(DLE)
+			case STX:
+				open()
+			case ETX:
+				state, crcLeft = inCRC, 2
+			default:
+				state = between
+			}
+		case inCRC:
+			if crcLeft--; crcLeft == 0 {
+				state = between
+			}
+		}
+	}
+	switch state {
+	case inBody:
+		return nil, !answered
+	case inBodyDLE:
+		return []byte{0}, false
+	case inCRC:
+		return make([]byte, crcLeft), false
+	}
+	return nil, false
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"go.bug.st/serial"
@@ -20,6 +21,10 @@ const portReadTimeout = 500 * time.Millisecond
 
 // ErrPortInUse is returned when another process holds the register port.
 var ErrPortInUse = errors.New("the register port is in use by another process: stop the other posagent or program using it")
+
+// errNoProgress is what Write returns when the port takes no byte and reports
+// no error: a stuck adapter, handled like an unplug.
+var errNoProgress = errors.New("the port took no bytes and reported no error")
 
 // errClosedByUs is what a Read returns after the port's own Close: not an
 // unplug.
@@ -188,10 +193,44 @@ func (c *serialConn) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-func (c *serialConn) Write(p []byte) (int, error) { return c.port.Write(p) }
+// Write writes p whole. A write a signal interrupted goes on with the bytes
+// not yet written: go.bug.st/serial makes one write(2) and does not retry it
+// on EINTR, and the Go runtime signals its own threads (SIGURG, to preempt
+// goroutines), so an interrupted call is no sign of an unplug. Bytes already
+// written are never sent again. It returns fewer than len(p) bytes only with
+// an error.
+func (c *serialConn) Write(p []byte) (int, error) {
+	written := 0
+	for written < len(p) {
+		n, err := c.port.Write(p[written:])
+		written += max(n, 0)
+		switch {
+		case interrupted(err):
+		case err != nil:
+			return written, err
+		case n == 0:
+			return written, fmt.Errorf("writing %d bytes to %s: %w", len(p)-written, c.name, errNoProgress)
+		}
+	}
+	return written, nil
+}
 
-// Drain waits until written bytes have left the port.
-func (c *serialConn) Drain() error { return c.port.Drain() }
+// Drain waits until written bytes have left the port, waiting again when a
+// signal interrupts the wait (the TCSBRK ioctl go.bug.st/serial uses returns
+// EINTR then, whatever the signal's handler flags).
+func (c *serialConn) Drain() error {
+	for {
+		err := c.port.Drain()
+		if !interrupted(err) {
+			return err
+		}
+	}
+}
+
+// interrupted reports whether err is a system call that a signal
+// interrupted, which is to be made again. Only Unix systems report it; on
+// Windows no serial call returns it.
+func interrupted(err error) bool { return errors.Is(err, syscall.EINTR) }
 
 // Close closes the port, which ends a pending Read, and releases the lock.
 func (c *serialConn) Close() error {

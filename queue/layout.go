@@ -105,7 +105,8 @@ func decode(key, v []byte) (Payment, error) {
 // normalize makes every time of p UTC without a monotonic reading, so that
 // a record reads back equal to what was written.
 func normalize(p *Payment) {
-	for _, t := range []*time.Time{&p.AcceptedAt, &p.Deadline, &p.NextAt, &p.FinishedAt, &p.DeliveredAt} {
+	for _, t := range []*time.Time{&p.AcceptedAt, &p.Deadline, &p.NextAt, &p.FinishedAt, &p.DeliveredAt,
+		&p.Track.AbsentSince, &p.Track.CreatedAt} {
 		if !t.IsZero() {
 			*t = t.UTC().Round(0)
 		}

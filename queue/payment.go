@@ -102,14 +102,52 @@ type Payment struct {
 	LastError    string    `json:"lastError,omitempty"`
 	// FollowUp, when not empty, says why the payment needs a person to look
 	// at it. A flagged payment is never pruned.
-	FollowUp string  `json:"followUp,omitempty"`
-	Audit    []Event `json:"audit,omitempty"`
+	FollowUp string `json:"followUp,omitempty"`
+	// Recovered is set on an unfinished payment that salvage brought back
+	// from a damaged file: the copy may be older than the truth, so the agent
+	// asks Alipay before it cancels or reports anything. A Step with Checked
+	// clears it.
+	Recovered bool `json:"recovered,omitempty"`
+	// Track is what Alipay's answers have taught the agent about the
+	// payment; the agent decides its next action from it.
+	Track Track   `json:"track,omitzero"`
+	Audit []Event `json:"audit,omitempty"`
 	// AuditDropped counts the oldest audit events dropped to keep the trail
 	// within Options.AuditLimit.
 	AuditDropped int `json:"auditDropped,omitempty"`
 	// Revision counts the committed changes to the record. Salvage keeps
 	// the highest revision it finds of each payment.
 	Revision int64 `json:"rev"`
+}
+
+// Track is what the agent has learnt about an unfinished payment from
+// Alipay's answers. It is stored with the payment, not read back from the
+// audit trail (which is bounded), so that the agent decides the same way
+// after a restart however many calls came before. The queue stores it as
+// given; the agent alone gives it meaning.
+type Track struct {
+	// Mismatch is set once a verified answer reported another amount or
+	// currency than the PAY's: the payment then never ends SUCCESS.
+	Mismatch bool `json:"mismatch,omitempty"`
+	// Refusals counts the cancels Alipay refused (verified F answers).
+	Refusals int `json:"refusals,omitempty"`
+	// Verify is set by a refused cancel and cleared by the next verified
+	// inquiryPayment answer: no cancel is made while it is set.
+	Verify bool `json:"verify,omitempty"`
+	// Known is set once a verified answer showed that Alipay knows the
+	// payment (any answer about it but F ORDER_NOT_EXIST).
+	Known bool `json:"known,omitempty"`
+	// Absent counts the verified ORDER_NOT_EXIST answers about the payment.
+	Absent int `json:"absent,omitempty"`
+	// AbsentSince is when the present unbroken run of verified
+	// ORDER_NOT_EXIST answers after a refused cancel began; zero when there
+	// is no such run.
+	AbsentSince time.Time `json:"absentSince,omitzero"`
+	// NoCancel is set once Alipay answered that the payment is past its
+	// cancel window: it is only asked about from then on.
+	NoCancel bool `json:"noCancel,omitempty"`
+	// CreatedAt is Alipay's paymentCreateTime, where an answer gave one.
+	CreatedAt time.Time `json:"createdAt,omitzero"`
 }
 
 // Delivered reports whether the register has confirmed the final result.

@@ -3,6 +3,7 @@ package queue
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -115,15 +116,85 @@ func conflict(old, p *Payment) error {
 // payment the event is still recorded, nothing is scheduled, and ErrFinal
 // is returned.
 func (s *Store) Record(req string, e Event, next time.Time) error {
-	_, err := s.change(req, func(p *Payment) (bool, error) {
-		s.audit(p, e)
+	_, err := s.Apply(req, Step{Event: e, Next: next})
+	return err
+}
+
+// Step is one decision about an unfinished payment: the answer that led to
+// it and everything it changes, which Apply commits together so that no
+// crash or full disk can leave half of a decision stored (a FAIL without
+// its follow-up flag, a cancel without its reason).
+type Step struct {
+	// Event is the call and its outcome for the audit trail; none when
+	// Event.Call is empty.
+	Event Event
+	// Track, when not nil, replaces the payment's Track.
+	Track *Track
+	// Checked lifts Recovered: Alipay gave a verified answer about the
+	// payment since salvage brought it back.
+	Checked bool
+	// Cancel, when not empty, moves a PENDING payment to CANCELLING with
+	// this reason (a CANCELLING one keeps its reason).
+	Cancel string
+	// FollowUp, when not empty, flags the payment for a person with this
+	// reason, added to any earlier ones.
+	FollowUp string
+	// Result, when not nil, makes the payment final with it and puts it in
+	// the outbox; its Status must be a final state.
+	Result *Result
+	// Next is when the next action on a payment that stays unfinished is
+	// due (zero: now).
+	Next time.Time
+}
+
+// Apply commits step st for payment req in one transaction and returns the
+// payment as stored after it. On a payment that is already final only the
+// trail changes: the event is recorded (noted as not applied when it
+// carried a result) and Apply returns the stored payment and ErrFinal.
+func (s *Store) Apply(req string, st Step) (Payment, error) {
+	if st.Result != nil && !st.Result.Status.Final() {
+		return Payment{}, fmt.Errorf("payment %q cannot finish as %q, only as SUCCESS, FAIL or CANCELLED: %w", req, st.Result.Status, ErrTransition)
+	}
+	return s.change(req, func(p *Payment) (bool, error) {
 		if p.State.Final() {
-			return true, fmt.Errorf("payment %q is %s: %w", req, p.State, ErrFinal)
+			final := fmt.Errorf("payment %q is %s: %w", req, p.State, ErrFinal)
+			if st.Event.Call == "" {
+				return false, final
+			}
+			e := st.Event
+			if st.Result != nil {
+				e.Note = joinNote(e.Note, fmt.Sprintf("not applied: %s result arrived for a payment already %s", st.Result.Status, p.State))
+			}
+			s.audit(p, e)
+			return true, final
 		}
-		p.NextAt = s.orNow(next)
+		if st.Event.Call != "" {
+			s.audit(p, st.Event)
+		}
+		if st.Track != nil {
+			p.Track = *st.Track
+		}
+		if st.Checked {
+			p.Recovered = false
+		}
+		if st.Cancel != "" && p.State == Pending {
+			p.State, p.CancelReason = Cancelling, st.Cancel
+			s.audit(p, Event{Call: CallStartCancel, Note: st.Cancel})
+		}
+		if st.FollowUp != "" && !hasNote(p.FollowUp, st.FollowUp) {
+			p.FollowUp = joinNote(p.FollowUp, st.FollowUp)
+			s.audit(p, Event{Call: CallFlag, Note: st.FollowUp})
+		}
+		if r := st.Result; r != nil {
+			p.State, p.Result, p.NextAt, p.FinishedAt = r.Status, *r, time.Time{}, s.now()
+			if p.PaymentID == "" {
+				p.PaymentID = r.PaymentID
+			}
+			return true, nil
+		}
+		p.NextAt = s.orNow(st.Next)
 		return true, nil
 	})
-	return err
 }
 
 // StartCancel moves a PENDING payment to CANCELLING, noting reason
@@ -154,22 +225,7 @@ func (s *Store) StartCancel(req, reason string, next time.Time) error {
 // recorded with a note that it was not applied, and Finish returns the
 // stored payment and ErrFinal.
 func (s *Store) Finish(req string, r Result, e Event) (Payment, error) {
-	if !r.Status.Final() {
-		return Payment{}, fmt.Errorf("payment %q cannot finish as %q, only as SUCCESS, FAIL or CANCELLED: %w", req, r.Status, ErrTransition)
-	}
-	return s.change(req, func(p *Payment) (bool, error) {
-		if p.State.Final() {
-			e.Note = joinNote(e.Note, fmt.Sprintf("not applied: %s result arrived for a payment already %s", r.Status, p.State))
-			s.audit(p, e)
-			return true, fmt.Errorf("payment %q is %s: %w", req, p.State, ErrFinal)
-		}
-		s.audit(p, e)
-		p.State, p.Result, p.NextAt, p.FinishedAt = r.Status, r, time.Time{}, s.now()
-		if p.PaymentID == "" {
-			p.PaymentID = r.PaymentID
-		}
-		return true, nil
-	})
+	return s.Apply(req, Step{Event: e, Result: &r})
 }
 
 // Deliver records that the register confirmed the result of payment req
@@ -198,7 +254,7 @@ func (s *Store) Flag(req, why string) error {
 		return fmt.Errorf("flag payment %q: a reason is needed: %w", req, ErrInvalid)
 	}
 	_, err := s.change(req, func(p *Payment) (bool, error) {
-		if p.FollowUp == why {
+		if hasNote(p.FollowUp, why) {
 			return false, nil
 		}
 		p.FollowUp = joinNote(p.FollowUp, why)
@@ -280,6 +336,16 @@ func (s *Store) orNow(t time.Time) time.Time {
 		return s.now()
 	}
 	return t
+}
+
+// hasNote reports whether the "; "-joined notes hold note.
+func hasNote(notes, note string) bool {
+	for n := range strings.SplitSeq(notes, "; ") {
+		if n == note {
+			return true
+		}
+	}
+	return false
 }
 
 func joinNote(a, b string) string {

@@ -39,7 +39,7 @@ func unhealthy(snap Snapshot) []string {
 		reasons = append(reasons, msg)
 	}
 	if p := snap.Alipay.OperatorProblem; p != "" {
-		reasons = append(reasons, "the last Alipay call needs an operator: "+p)
+		reasons = append(reasons, "Alipay needs an operator: "+p)
 	}
 	return reasons
 }

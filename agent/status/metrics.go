@@ -40,7 +40,7 @@ func newStateCollector(snapshot func() Snapshot) *stateCollector {
 		naks:      d("posagent_naks_total", "NAK frames on the register link, by direction.", "direction"),
 		resends:   d("posagent_resends_total", "Data frames sent again to the register for want of an ACK."),
 		reachable: d("posagent_alipay_reachable", "1 when the last Alipay call got a verified answer."),
-		operator:  d("posagent_alipay_operator_problem", "1 when the last Alipay call failed for a reason only a person can fix."),
+		operator:  d("posagent_alipay_operator_problem", "1 while something only a person can fix stands in the way of payments: credentials refused, no payment known to Alipay, or answers that do not verify."),
 		startTime: d("posagent_start_time_seconds", "When the agent started, in seconds since the Unix epoch."),
 		buildInfo: d("posagent_build_info", "Always 1; the label says the version.", "version"),
 	}

@@ -40,9 +40,16 @@ func parsePage(now time.Time) *template.Template {
 		"age":      func(t time.Time) string { return duration(now.Sub(t)) },
 		"until":    func(t time.Time) string { return untilText(t.Sub(now)) },
 		"duration": duration,
-		"stamp":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
-		"clock":    func(t time.Time) string { return t.UTC().Format("15:04:05") },
-		"event":    eventText,
+		"clockOffset": func(seconds float64) string {
+			d := time.Duration(seconds * float64(time.Second))
+			if d < 0 {
+				return duration(-d) + " behind"
+			}
+			return duration(d) + " ahead"
+		},
+		"stamp": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+		"clock": func(t time.Time) string { return t.UTC().Format("15:04:05") },
+		"event": eventText,
 		"rows": func(id, title, empty string, ps []queue.Payment) paymentTable {
 			return paymentTable{ID: id, Title: title, Empty: empty, Payments: ps}
 		},

@@ -119,10 +119,10 @@ func TestHealthzSaysWhyItIsUnhealthy(t *testing.T) {
 		{"store closed", func(s *Snapshot) { s.Store = Store{Error: "disk full"} }, 503,
 			[]string{"the payment store is not open: disk full"}},
 		{"operator problem", func(s *Snapshot) { s.Alipay.OperatorProblem = "INVALID_SIGNATURE: check the private key" }, 503,
-			[]string{"the last Alipay call needs an operator: INVALID_SIGNATURE: check the private key"}},
+			[]string{"Alipay needs an operator: INVALID_SIGNATURE: check the private key"}},
 		{"link down and Alipay unreachable are not operator problems", func(s *Snapshot) { s.Link.Up = false; s.Alipay.Reachable = false }, 200, []string{"ok"}},
 		{"both", func(s *Snapshot) { s.Store.Open = false; s.Alipay.OperatorProblem = "wrong client id" }, 503,
-			[]string{"the payment store is not open", "the last Alipay call needs an operator: wrong client id"}},
+			[]string{"the payment store is not open", "Alipay needs an operator: wrong client id"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

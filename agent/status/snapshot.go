@@ -50,9 +50,16 @@ type Alipay struct {
 	Reachable bool      `json:"reachable"`
 	LastCall  time.Time `json:"last_call"` // zero before the first call
 
-	// OperatorProblem is empty unless the last call failed for a reason only
-	// a person can fix (a wrong key, client id or clock); it then says what.
+	// OperatorProblem is empty unless something only a person can fix
+	// stands in the way of payments: Alipay refuses the credentials, knows
+	// none of the register's payments, or answers with signatures that do
+	// not verify. It then says what and what to check.
 	OperatorProblem string `json:"operator_problem,omitempty"`
+
+	// ClockOffsetSeconds is how far the terminal's clock is ahead of
+	// Alipay's (negative: behind), shown only when it is more than 2
+	// minutes either way; zero otherwise.
+	ClockOffsetSeconds float64 `json:"clock_offset_seconds,omitempty"`
 
 	// Errors are the last few failed calls, newest first.
 	Errors []CallError `json:"errors"`

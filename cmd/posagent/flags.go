@@ -52,7 +52,7 @@ func configFlag(fs *flag.FlagSet) *string {
 	return fs.String("config", "", "configuration file (default: $"+agent.ConfigEnv+", else "+agent.DefaultConfigPath()+")")
 }
 
-// configPath applies the precedence of DESIGN.md: the -config flag, then the
+// configPath applies the precedence of docs/design.md: the -config flag, then the
 // environment, then the platform's default.
 func configPath(flagValue string) string {
 	return agent.ResolveConfigPath(flagValue, os.Getenv)

@@ -17,7 +17,7 @@ import (
 // version is stamped at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-// Exit statuses, as DESIGN.md promises them to scripts.
+// Exit statuses, as docs/design.md promises them to scripts.
 const (
 	exitOK      = 0 // success
 	exitFailure = 1 // the command ran and failed

@@ -1,0 +1,93 @@
+package agent
+
+import (
+	"errors"
+	"time"
+
+	"github.com/posagent/posagent/queue"
+)
+
+// Pacing after the store failed to commit a decision.
+const (
+	storeRetryFirst = time.Second
+	storeRetryMax   = 30 * time.Second
+)
+
+// commit stores step st, decided from outcome o for payment p, in one
+// transaction, and only then acts on it: a final payment's RESULT is sent,
+// an unfinished one is scheduled. When the store refuses, nothing is sent
+// and the outcome is kept to be committed again after a pause; no new call
+// is made for the payment meanwhile (rule 9: a failing store does not
+// spin).
+func (a *Agent) commit(p *queue.Payment, o outcome, st queue.Step, now time.Time) {
+	if st.Result != nil {
+		st.Result.Message = displayText(st.Result.Message)
+	}
+	req := p.RequestID
+	done, err := a.store.Apply(req, st)
+	switch {
+	case errors.Is(err, queue.ErrFinal):
+		a.forget(req)
+		return
+	case err != nil:
+		a.storeFailed(req, &o, "record the answer", err, now)
+		return
+	}
+	delete(a.unsaved, req)
+	delete(a.storeFails, req)
+	if st.FollowUp != "" && !hasNote(p.FollowUp, st.FollowUp) {
+		a.setState(func(s *Snapshot) { s.FollowUps++ })
+		if st.FollowUp == followUpLate {
+			a.log.Error().Str("req", req).Str("state", string(p.State)).
+				Msg("payment is past Alipay's cancel window and not final; asking inquiryPayment slowly, a person must follow it up")
+		}
+	}
+	if done.State.Final() {
+		a.forget(req)
+		a.log.Info().Str("req", done.RequestID).Str("pid", done.PaymentID).Int64("amt", done.Amount).
+			Str("cur", done.Currency).Str("status", string(done.State)).Str("code", done.Result.Code).
+			Int("inquiries", done.Inquiries).Int("cancels", done.Cancels).Msg("payment final")
+		a.setState(func(s *Snapshot) { s.Finished++ })
+		a.sendResult(&done, now)
+		return
+	}
+	a.schedule(req, done.NextAt, now)
+	if st.Cancel != "" && p.State == queue.Pending {
+		a.log.Info().Str("req", req).Str("reason", st.Cancel).Msg("cancelling")
+	}
+	if e := st.Event; e.Error == "" && e.Call != "" {
+		ev := a.log.Info().Str("req", req).Str("call", e.Call).Str("result", e.ResultStatus).Str("code", e.Code)
+		if e.PaymentStatus != "" {
+			ev = ev.Str("payment_status", e.PaymentStatus)
+		}
+		if e.Note != "" {
+			ev = ev.Str("note", e.Note)
+		}
+		ev.Msg("not final yet")
+	}
+}
+
+// storeFailed handles a store that could not read or commit what payment
+// req needs: it logs the error and schedules the payment again after a
+// pause that doubles from 1 s to 30 s while the store keeps failing. The
+// outcome o, when it holds an answer, is kept and committed again then,
+// before any new call.
+func (a *Agent) storeFailed(req string, o *outcome, what string, err error, now time.Time) {
+	a.storeFails[req]++
+	n := a.storeFails[req]
+	wait := backoff(storeRetryFirst, storeRetryMax, n, a.rand)
+	if o != nil {
+		kept := *o
+		kept.again = true
+		a.unsaved[req] = kept
+	}
+	a.plan[req] = due{wall: now.Add(wait), mono: a.mono() + wait}
+	a.log.Error().Err(err).Str("req", req).Int("failures", n).Str("retry_in", wait.Round(time.Millisecond).String()).
+		Msgf("cannot %s in the store; will try again", what)
+}
+
+// storeError logs a failed store change that is not tied to one payment's
+// schedule; the payment stays as it was stored.
+func (a *Agent) storeError(req, what string, err error) {
+	a.log.Error().Err(err).Str("req", req).Msgf("cannot %s in the store; will try again", what)
+}
