@@ -528,3 +528,48 @@ func TestKeyLines(t *testing.T) {
 		t.Errorf("keyLines =\n%v\nwant\n%v", got, want)
 	}
 }
+
+// TestConfigWarnsOfCancelAfterPastTheCancelWindow: a polling.cancel_after
+// longer than the shortest cancel window less cancelMargin is allowed, but
+// warned about, at its line: payments accepted shortly before midnight UTC+8
+// get a shorter deadline.
+func TestConfigWarnsOfCancelAfterPastTheCancelWindow(t *testing.T) {
+	tests := []struct {
+		value string // "" leaves the key out
+		warn  bool
+	}{
+		{"", false},
+		{`"60s"`, false},
+		{`"13m"`, false},
+		{`"13m1s"`, true},
+		{`"15m"`, true},
+		{`"24h"`, true},
+	}
+	for _, tt := range tests {
+		t.Run("cancel_after="+tt.value, func(t *testing.T) {
+			kv := []string{"polling.interval", `"3s"`}
+			if tt.value != "" {
+				kv = []string{"polling.cancel_after", tt.value}
+			}
+			doc, line := docWith(kv...)
+			cfg, err := ParseConfig("posagent.toml", []byte(doc))
+			if err != nil {
+				t.Fatalf("a warning made the file fail: %v", err)
+			}
+			ws := cfg.Warnings()
+			if !tt.warn {
+				if len(ws) != 0 {
+					t.Fatalf("warnings %v, want none", ws)
+				}
+				return
+			}
+			if len(ws) != 1 {
+				t.Fatalf("warnings %v, want one", ws)
+			}
+			w := ws[0]
+			if w.Key != "polling.cancel_after" || w.Line != line || !strings.Contains(w.Msg, "before midnight UTC+8") || !strings.Contains(w.Msg, "use 13m or less") {
+				t.Errorf("warning %+v, want one at line %d about polling.cancel_after saying what to use", w, line)
+			}
+		})
+	}
+}

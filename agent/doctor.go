@@ -67,7 +67,15 @@ func Doctor(ctx context.Context, cfgPath string, out io.Writer, opts DoctorOptio
 		}
 		return err
 	}
-	r.pass("config", fmt.Sprintf("%s is valid", cfg.Path))
+	if ws := cfg.Warnings(); len(ws) > 0 {
+		msg := []string{fmt.Sprintf("%s is valid, with warnings:", cfg.Path)}
+		for _, w := range ws {
+			msg = append(msg, w.String())
+		}
+		r.warn("config", strings.Join(msg, "\n"))
+	} else {
+		r.pass("config", fmt.Sprintf("%s is valid", cfg.Path))
+	}
 
 	ac, keysOK := checkKeys(r, cfg)
 	storeHeld := checkStore(r, cfg, opts.LockTimeout)

@@ -36,6 +36,8 @@ type doctorSetup struct {
 	clientID string
 	store    string
 	listen   string // status.listen; empty (the endpoint off) unless a test runs one
+	// cancelAfter, when not empty, is written as polling.cancel_after.
+	cancelAfter string
 }
 
 func newDoctorSetup(t *testing.T, opts ...alipaytest.Option) *doctorSetup {
@@ -94,6 +96,9 @@ path = %q
 [status]
 listen = %q
 `, s.port, s.endpoint, s.clientID, s.store, s.listen)
+	if s.cancelAfter != "" {
+		cfg += fmt.Sprintf("\n[polling]\ncancel_after = %q\n", s.cancelAfter)
+	}
 	if err := os.WriteFile(s.cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -245,6 +250,13 @@ func TestDoctor(t *testing.T) {
 				"in use by a running posagent",
 				"held by the running posagent",
 			},
+		},
+		{
+			name:    "cancel_after that can reach past Alipay's cancel window",
+			setup:   func(t *testing.T, s *doctorSetup) { s.cancelAfter = "20m" },
+			wantOK:  true,
+			want:    map[string]want{"config": {"WARN", "with warnings"}},
+			wantSee: []string{"polling.cancel_after: 20m can reach past Alipay's cancel window"},
 		},
 		{
 			name:   "clock two minutes behind",

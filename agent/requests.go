@@ -33,16 +33,19 @@ type reply struct {
 }
 
 // handlePay stores a PAY and answers it. ACCEPTED is sent only after the
-// store has committed (docs/design.md, rule 1); a repeated PAY is never tracked
-// twice and is answered with the payment's current state.
+// store has committed (docs/design.md, rule 1); a repeated PAY is never
+// tracked twice and is answered with the payment's current state. The
+// deadline is exp (else polling.cancel_after), shortened where it would
+// leave no time to cancel within Alipay's cancel window (fitDeadline).
 func (a *Agent) handlePay(m pay, now time.Time) reply {
 	exp := m.exp
 	if exp <= 0 {
 		exp = a.opts.Polling.CancelAfter
 	}
+	deadline, shortened := fitDeadline(now, exp)
 	p, created, err := a.store.Accept(queue.Payment{
 		RequestID: m.req, PaymentID: m.pid, Amount: m.amt, Currency: m.cur, Lane: m.lane,
-		AcceptedAt: now, Deadline: now.Add(exp),
+		AcceptedAt: now, Deadline: deadline,
 	})
 	switch {
 	case errors.Is(err, queue.ErrConflict):
@@ -56,6 +59,10 @@ func (a *Agent) handlePay(m pay, now time.Time) reply {
 		a.schedule(p.RequestID, p.NextAt, now)
 		a.log.Info().Str("req", p.RequestID).Str("pid", p.PaymentID).Int64("amt", p.Amount).Str("cur", p.Currency).
 			Str("lane", p.Lane).Time("deadline", p.Deadline).Msg("payment accepted")
+		if shortened {
+			a.log.Info().Str("req", p.RequestID).Str("asked", exp.String()).Time("deadline", p.Deadline).
+				Msg("deadline shortened to leave time to cancel before Alipay's cancel window ends at 00:15 UTC+8")
+		}
 		a.setState(func(s *Snapshot) { s.Accepted++ })
 	}
 	if !p.State.Final() {

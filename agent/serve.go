@@ -47,6 +47,9 @@ func Serve(ctx context.Context, cfg *Config, log zerolog.Logger, version string)
 	line := device.NewLine(cfg.Register.PortConfig(), device.WithLogger(log), device.WithName("posagent "+version), device.WithTrace(links.Trace))
 	log.Info().Str("port", cfg.Register.Port).Str("store", cfg.Storage.Path).Str("endpoint", cfg.Alipay.Endpoint).
 		Str("client_id", cfg.Alipay.ClientID).Msg("posagent starting")
+	for _, w := range cfg.Warnings() {
+		log.Warn().Str("key", w.Key).Msg(w.Msg)
+	}
 	calls := status.NewCalls()
 	a := New(store, client, line, Options{
 		Polling:   cfg.Polling,

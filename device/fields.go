@@ -26,6 +26,7 @@ func (e *InvalidFieldError) Error() string { return e.Key + ": " + e.Rule }
 // Rules of the fields, worded for the register's display.
 const (
 	ruleReq      = "required, 1-64 characters"
+	rulePayReq   = "required, 1-64 printable ASCII characters, no spaces"
 	rulePID      = "at most 64 characters"
 	ruleAmt      = "1-18 digits, no leading zero"
 	ruleCur      = "3 uppercase letters (ISO 4217)"
@@ -46,11 +47,15 @@ type fieldSet map[string]string
 // parseFields splits payload into key=value fields. Fields with keys not in
 // known are ignored, values included, as the protocol says; empty fields
 // (two FS in a row, a trailing FS) are skipped. A field without '=', a key
-// that is not lowercase letters, a known key given twice, or a known value
-// with control bytes or invalid UTF-8 is an *InvalidFieldError; the first one
-// in payload order is returned.
+// that is not lowercase letters, a key given twice (known or not), or a
+// known value with control bytes or invalid UTF-8 is an *InvalidFieldError;
+// the first one in payload order is returned.
 func parseFields(payload []byte, known ...string) (fieldSet, error) {
 	fs := make(fieldSet, len(known))
+	// A key given twice is refused even when unknown: the protocol allows
+	// each key once, and a sender that repeats one has a bug that may not
+	// stop at keys this version ignores.
+	seen := make(map[string]bool, len(known))
 	for raw := range strings.SplitSeq(string(payload), string(rune(fieldSep))) {
 		if raw == "" {
 			continue
@@ -62,11 +67,12 @@ func parseFields(payload []byte, known ...string) (fieldSet, error) {
 		if !isKey(key) {
 			return nil, &InvalidFieldError{Key: cutChars(sanitize(key), 16), Rule: ruleKey}
 		}
+		if seen[key] {
+			return nil, &InvalidFieldError{Key: cutChars(key, 16), Rule: ruleTwice}
+		}
+		seen[key] = true
 		if !contains(known, key) {
 			continue
-		}
-		if _, dup := fs[key]; dup {
-			return nil, &InvalidFieldError{Key: key, Rule: ruleTwice}
 		}
 		if err := checkValue(value); err != "" {
 			return nil, &InvalidFieldError{Key: key, Rule: err}
@@ -108,6 +114,17 @@ func checkValue(v string) string {
 		}
 	}
 	return ""
+}
+
+// isPrintableASCII reports whether s holds only the printable ASCII
+// characters 0x21-0x7E: no space, nothing outside ASCII.
+func isPrintableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // sanitize makes a received value printable and encodable: control bytes and

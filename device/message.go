@@ -53,7 +53,7 @@ func IsFinal(state string) bool {
 
 // Pay asks the agent to track a payment (register to agent).
 type Pay struct {
-	Req      string        // paymentRequestId, 1-64 characters
+	Req      string        // paymentRequestId, 1-64 printable ASCII characters (0x21-0x7E)
 	PID      string        // paymentId, up to 64 characters; "" when not given
 	Amount   int64         // minor units, > 0
 	Currency string        // ISO 4217, three uppercase letters
@@ -222,11 +222,33 @@ func DecodeMessage(typ byte, payload []byte) (Message, error) {
 		}
 		return Hello{Boot: fs["boot"], Ver: fs["ver"], Role: fs["role"], Name: fs["name"]}, nil
 	case TypePing:
+		// A PING carries no fields; any it has are read only to hold
+		// them to the same rules as every other payload.
+		if _, err := parseFields(payload); err != nil {
+			return nil, err
+		}
 		return Ping{}, nil
 	}
 	return nil, fmt.Errorf("TYPE %q: %w", typ, ErrUnknownType)
 }
 
+// payReq reads the req of a PAY: Alipay's paymentRequestId, which Alipay
+// takes as 1-64 printable ASCII characters (0x21-0x7E). A req Alipay would
+// refuse, or would read as another id (a zero-width space, a byte-order mark,
+// a trailing blank), is refused here, before the payment is accepted.
+func (fs fieldSet) payReq() (string, error) {
+	v, ok := fs["req"]
+	if !ok || v == "" || len(v) > maxReq || !isPrintableASCII(v) {
+		return "", &InvalidFieldError{Key: "req", Rule: rulePayReq}
+	}
+	return v, nil
+}
+
+// req reads the req of a CANCEL, QUERY, DONE or RESULT, which names a payment
+// by the req of its PAY: 1-64 characters of any kind. It is not held to the
+// PAY's rule, so that a payment accepted under the looser rule of earlier
+// versions can still be asked about, cancelled and confirmed; a req that no
+// PAY was accepted with is simply unknown.
 func (fs fieldSet) req() (string, error) {
 	v, ok := fs["req"]
 	if !ok || v == "" || charCount(v) > maxReq {
@@ -271,7 +293,7 @@ func decodePay(payload []byte) (Message, error) {
 		return nil, err
 	}
 	var p Pay
-	if p.Req, err = fs.req(); err != nil {
+	if p.Req, err = fs.payReq(); err != nil {
 		return nil, err
 	}
 	if p.PID = fs["pid"]; charCount(p.PID) > 64 {

@@ -9,7 +9,8 @@ import (
 )
 
 // runConfig runs "posagent config check": it loads the configuration and
-// the key files and prints every problem, or that all is well.
+// the key files and prints every problem, or that all is well after a
+// "warning:" line for each warning (which does not fail the check).
 func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	const synopsis = "check [-config PATH]"
 	if len(args) == 0 || args[0] != "check" {
@@ -22,9 +23,13 @@ func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	path := configPath(*cfgFlag)
-	if _, _, err := agent.CheckConfig(path); err != nil {
+	cfg, _, err := agent.CheckConfig(path)
+	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitUsage
+	}
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintln(stderr, "warning:", w)
 	}
 	fmt.Fprintln(stdout, "config OK:", path)
 	return exitOK

@@ -19,6 +19,10 @@ func TestConfigCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	bad := filepath.Join("..", "..", "agent", "testdata", "config", "bad.toml")
+	long := filepath.Join(dir, "long.toml")
+	if err := os.WriteFile(long, append(doc, "\n[polling]\ncancel_after = \"1h\"\n"...), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name   string
 		config string
@@ -27,6 +31,7 @@ func TestConfigCheck(t *testing.T) {
 		stderr []string
 	}{
 		{"good", f.config, exitOK, "config OK: " + f.config + "\n", nil},
+		{"warning does not fail the check", long, exitOK, "config OK: " + long + "\n", []string{"warning: " + long + ":12: polling.cancel_after: 1h can reach past"}},
 		{"every bad value", bad, exitUsage, "", []string{bad + ":3: register.port:", bad + ":33: status.allow_remote:"}},
 		{"key files missing", noKeys, exitUsage, "", []string{"alipay.private_key_file: ", "alipay.alipay_public_key_file: "}},
 		{"no file", filepath.Join(dir, "absent.toml"), exitUsage, "", []string{"absent.toml does not exist"}},
