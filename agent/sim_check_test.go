@@ -81,7 +81,7 @@ type simPayState struct {
 	req          string
 	pay          device.Pay
 	accepted     time.Duration // mono time of the first PAY the agent got
-	deadline     time.Time     // the agent's wall clock then, plus the PAY's exp
+	deadline     time.Time     // the agent's wall clock then, plus the PAY's exp, fitted to the cancel window
 	regCancel    bool          // the register sent CANCEL
 	inflight     int           // calls of it in flight at Alipay
 	lastCall     time.Duration // mono start of its last call; -1: none
@@ -148,7 +148,11 @@ func (c *simChecker) toAgent(m device.Message) {
 		if exp <= 0 {
 			exp = simPolling.CancelAfter
 		}
-		c.pays[m.Req] = &simPayState{req: m.Req, pay: m, accepted: now, deadline: c.h.clock.Wall().Add(exp),
+		// The agent cuts a deadline that would fall after Alipay's cancel
+		// window (docs/register-protocol.md); the check holds it to the
+		// deadline it promises, cut the same way.
+		deadline, _ := fitDeadline(c.h.clock.Wall(), exp)
+		c.pays[m.Req] = &simPayState{req: m.Req, pay: m, accepted: now, deadline: deadline,
 			lastCall: -1, lastActivity: now, refusedAt: -1}
 		c.order = append(c.order, m.Req)
 	case device.Cancel:
