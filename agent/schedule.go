@@ -42,18 +42,26 @@ func (a *Agent) forget(req string) {
 // plans schedules every payment of a store just opened, from the NextAt
 // stored with it. A NextAt further ahead than the payment's pace (the wall
 // clock was stepped back while the agent was stopped) is cut to that pace.
+// A cancel that follows refused ones waits at least the pause its refusals
+// ask for, even when the wall clock says that pause is over: the clock may
+// have been stepped forward while the agent was stopped, and no clock
+// survives a restart to tell.
 func (a *Agent) plans(ps []queue.Payment, now time.Time) {
 	mono := a.mono()
 	for i := range ps {
 		p := &ps[i]
-		pace := a.opts.Polling.Interval
-		switch {
-		case decide(p, now) == actLate:
+		act := decide(p, now)
+		pace, least := a.opts.Polling.Interval, time.Duration(0)
+		switch refusals := p.Track.Refusals + p.Track.Throttled; {
+		case act == actLate:
 			pace = a.latePace()
-		case p.Track.Refusals > 0:
+		case act == actCancel && refusals > 0:
+			pace = maxBackoff
+			least = backoff(a.opts.Polling.Interval, maxBackoff, refusals+1, a.rand)
+		case refusals > 0:
 			pace = maxBackoff
 		}
-		a.plan[p.RequestID] = mono + min(max(p.NextAt.Sub(now), 0), pace)
+		a.plan[p.RequestID] = mono + max(min(max(p.NextAt.Sub(now), 0), pace), least)
 	}
 }
 
