@@ -267,7 +267,24 @@ func loadRecord(tx *bolt.Tx, req string) (Payment, error) {
 	if v == nil {
 		return Payment{}, fmt.Errorf("payment %q: %w", req, ErrNotFound)
 	}
-	return decode([]byte(req), v)
+	return decodeIn(tx, []byte(req), v)
+}
+
+// decodeIn decodes the record v stored under key in the file of tx. A
+// writable store is always of schema 2 once open; a read-only one (doctor,
+// `queue list`) may still be of schema 1, which only the agent migrates.
+func decodeIn(tx *bolt.Tx, key, v []byte) (Payment, error) {
+	if string(tx.Bucket(bucketMeta).Get(keySchema)) != "1" {
+		return decode(key, v)
+	}
+	p, err := decodeJSON(v)
+	if err != nil {
+		return Payment{}, fmt.Errorf("record %q is damaged: %w", key, err)
+	}
+	if p.RequestID != string(key) {
+		return Payment{}, fmt.Errorf("record %q holds request id %q: %w", key, p.RequestID, ErrCorrupt)
+	}
+	return p, nil
 }
 
 // initLayout creates the buckets of a new file and stamps the schema, or

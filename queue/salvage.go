@@ -17,9 +17,9 @@ type Report struct {
 	Path    string // the store file, now a fresh one
 	MovedTo string // where the damaged file was moved
 	Problem string // what the integrity check found
-	// PageScan is true when the bbolt tree could not be read in full and
-	// the damaged file's pages were scanned for records one by one. Such a
-	// scan finds the newest readable revision of each record, which may be
+	// PageScan is true when the bbolt tree could not be read in full, or
+	// when some records came back only by scanning the damaged file's
+	// pages for records one by one. Such a scan finds the newest readable revision of each record, which may be
 	// older than the last committed one if that sat on a damaged page, and
 	// may bring back payments already removed by retention.
 	PageScan bool
@@ -214,9 +214,8 @@ func movedName(path string, now time.Time) string {
 }
 
 // readDamaged reads every record it can from the damaged file at path,
-// without bbolt: first through the tree as walkFile finds it, and when
-// some of its pages could not be read, also by scanning the file's bytes
-// (scanPages). Records read through the tree are the committed ones and
+// without bbolt: first through the tree as walkFile finds it, then by
+// scanning the file's bytes (scanPages). Records read through the tree are the committed ones and
 // win over scanned ones; a record is taken under the request id it holds,
 // its checksum vouching for it, even where the key leading to it is
 // damaged. Payment ids named by an index or by an undecodable record but
@@ -254,14 +253,19 @@ func readDamaged(path string) (map[string]Payment, []Salvage, *Report, error) {
 		}
 		found[p.RequestID] = p
 	}
-	if _, ok := img.buckets[string(bucketPayments)]; img.unreadable || !ok {
-		rep.PageScan = true
-		scanned, bad := scanPages(data, img.ps, schema)
+	// The pages are scanned whatever the tree gave: a damaged element
+	// header can hide an intact record from the tree without breaking
+	// the tree's structure.
+	_, ok := img.buckets[string(bucketPayments)]
+	rep.PageScan = img.unreadable || !ok
+	scanned, bad := scanPages(data, img.ps, schema)
+	if rep.PageScan {
 		rep.BadPages = bad
-		for id, p := range scanned {
-			if _, ok := found[id]; !ok {
-				found[id] = p
-			}
+	}
+	for id, p := range scanned {
+		if _, ok := found[id]; !ok {
+			found[id] = p
+			rep.PageScan = true
 		}
 	}
 	for id, why := range known {

@@ -163,6 +163,10 @@ func walkFile(data []byte) *fileImage {
 	img.ps = ps
 	m1, err1 := readMeta(data, ps)
 	m := m0
+	// With one meta page damaged, the tree of the other may be one commit
+	// older than the last: readable, but not all the file holds. So the
+	// file counts as unreadable, and salvage scans it.
+	img.unreadable = err0 != nil || err1 != nil
 	switch {
 	case err0 != nil:
 		img.damage.addf("meta page 0 is damaged: %v", err0)
