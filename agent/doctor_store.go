@@ -51,7 +51,7 @@ func checkStore(r *doctorReport, cfg *Config, lockTimeout time.Duration) (held b
 	}
 	if len(salvages) > 0 {
 		var b strings.Builder
-		fmt.Fprintf(&b, "%s; it was salvaged from a damaged file %d times. Check the payments each report names (posagent queue list shows them flagged for follow-up), keep the damaged file for support, then move it away from %s to clear this warning:", msg, len(salvages), filepath.Dir(path))
+		fmt.Fprintf(&b, "%s; it was salvaged from a damaged file (reports: %d). Check the payments each report names (posagent queue list shows them flagged for follow-up), keep the damaged file for support, then move it away from %s to clear this warning:", msg, len(salvages), filepath.Dir(path))
 		for _, h := range salvages {
 			fmt.Fprintf(&b, "\n%s: %s", h.Time.Format(time.RFC3339), h.Report)
 		}
