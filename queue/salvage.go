@@ -258,7 +258,7 @@ func readDamaged(path string) (map[string]Payment, []Salvage, *Report, error) {
 	// the tree's structure.
 	_, ok := img.buckets[string(bucketPayments)]
 	rep.PageScan = img.unreadable || !ok
-	scanned, bad := scanPages(data, img.ps, schema)
+	scanned, bad := scanPages(data, img.ps, schema, found)
 	if rep.PageScan {
 		rep.BadPages = bad
 	}

@@ -17,7 +17,9 @@ import (
 // stamp unreadable), the file is schema 2 when any schema-2 record is
 // found in it: a migrated file still holds stale schema-1 copies on its
 // free pages, which must not come back.
-func scanPages(data []byte, ps, schema int) (map[string]Payment, int) {
+// Records of the ids in have are not decoded again: what the tree gave
+// wins over anything a scan finds.
+func scanPages(data []byte, ps, schema int, have map[string]Payment) (map[string]Payment, int) {
 	if ps == 0 {
 		ps = 4096
 	}
@@ -48,7 +50,7 @@ func scanPages(data []byte, ps, schema int) (map[string]Payment, int) {
 	if schema == 1 {
 		return old, bad
 	}
-	found := scanRecords(data)
+	found := scanRecords(data, have)
 	if schema == 0 && len(found) == 0 {
 		return old, bad
 	}
@@ -69,8 +71,8 @@ var recordStart = []byte(`{"req":"`)
 // scanRecords finds every whole schema-2 record in data by its frame:
 // each place the JSON of a record starts, preceded by a frame whose length
 // fits and whose checksum matches. Nothing but the record's own bytes
-// needs to be intact.
-func scanRecords(data []byte) map[string]Payment {
+// needs to be intact. Records of the ids in have are skipped.
+func scanRecords(data []byte, have map[string]Payment) map[string]Payment {
 	found := map[string]Payment{}
 	for from := 0; ; {
 		at := bytes.Index(data[from:], recordStart)
@@ -85,6 +87,12 @@ func scanRecords(data []byte) map[string]Payment {
 		n := int64(binary.BigEndian.Uint32(data[at-recordHeaderSize+1:]))
 		if n > int64(len(data)-at) {
 			continue
+		}
+		id := data[at+len(recordStart) : at+int(n)]
+		if end := bytes.IndexByte(id, '"'); end >= 0 {
+			if _, ok := have[string(id[:end])]; ok {
+				continue
+			}
 		}
 		p, err := decodeRecord(data[at-recordHeaderSize : at+int(n)])
 		if err != nil {
