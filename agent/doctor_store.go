@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/posagent/posagent/queue"
@@ -43,6 +44,20 @@ func checkStore(r *doctorReport, cfg *Config, lockTimeout time.Duration) (held b
 	}
 	msg := fmt.Sprintf("%s opens and passes its integrity check: %d pending, %d cancelling, %d results waiting for the register, %d delivered",
 		path, st.Pending, st.Cancelling, st.Undelivered, st.Delivered)
+	salvages, err := store.Salvages()
+	if err != nil {
+		r.fail("store", fmt.Sprintf("%s opens but its salvage history cannot be read (%v); start posagent, which salvages a damaged store", path, err))
+		return false
+	}
+	if len(salvages) > 0 {
+		var b strings.Builder
+		fmt.Fprintf(&b, "%s; it was salvaged from a damaged file (reports: %d). Check the payments each report names (posagent queue list shows them flagged for follow-up), keep the damaged file for support, then move it away from %s to clear this warning:", msg, len(salvages), filepath.Dir(path))
+		for _, h := range salvages {
+			fmt.Fprintf(&b, "\n%s: %s", h.Time.Format(time.RFC3339), h.Report)
+		}
+		r.warn("store", b.String())
+		return false
+	}
 	if st.FollowUp > 0 {
 		r.warn("store", fmt.Sprintf("%s; %d payments are flagged for follow-up: list them with posagent queue list", msg, st.FollowUp))
 		return false

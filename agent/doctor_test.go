@@ -239,6 +239,16 @@ func TestDoctor(t *testing.T) {
 			want:   map[string]want{"port": {"FAIL", "ttyUSB9"}},
 		},
 		{
+			name:   "store salvaged from a damaged file",
+			setup:  func(t *testing.T, s *doctorSetup) { salvageStore(t, s.store) },
+			wantOK: true,
+			want:   map[string]want{"store": {"WARN", "it was salvaged from a damaged file (reports: 1)"}},
+			wantSee: []string{
+				"pos-damaged (record", // named as lost
+				"posagent.db.corrupt-",
+			},
+		},
+		{
 			name:   "store held by a running agent, port left alone",
 			setup:  func(t *testing.T, s *doctorSetup) { holdStore(t, s.store) },
 			wantOK: true,
@@ -391,4 +401,39 @@ func TestDoctorChecksTLSToAnHTTPSEndpoint(t *testing.T) {
 			}
 		})
 	}
+}
+
+// salvageStore damages the record of a payment in the store at path and
+// opens it, which salvages it.
+func salvageStore(t *testing.T, path string) {
+	t.Helper()
+	st, err := queue.Open(path, queue.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if _, _, err := st.Accept(queue.Payment{RequestID: "pos-damaged", Amount: 100, Currency: "USD", AcceptedAt: now, Deadline: now.Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := bytes.Index(data, []byte(`{"req":"pos-damaged"`))
+	if at < 0 {
+		t.Fatal("the record is not in the file")
+	}
+	data[at+25] ^= 0x01
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st, err = queue.Open(path, queue.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Report() == nil {
+		t.Fatal("the damaged store was not salvaged")
+	}
+	st.Close()
 }

@@ -3,6 +3,7 @@ package agent
 import (
 	"github.com/posagent/posagent/agent/status"
 	"github.com/posagent/posagent/alipay"
+	"github.com/posagent/posagent/queue"
 )
 
 // pageInfo is what the status page shows besides the agent's own state.
@@ -30,6 +31,11 @@ func (a *Agent) statusSnapshot(info pageInfo) status.Snapshot {
 		},
 		Alipay: status.Alipay{Endpoint: info.endpoint, ClientID: info.clientID},
 		Store:  status.Store{Open: true, Path: info.storePath},
+	}
+	if salvages, err := a.store.Salvages(); err != nil {
+		snap.Store.Error = err.Error()
+	} else {
+		snap.Store.Salvages = statusSalvages(salvages)
 	}
 	if info.calls != nil {
 		info.calls.Fill(&snap.Alipay)
@@ -63,4 +69,22 @@ func (a *Agent) observe(o outcome) {
 		Duration: o.took, At: a.now(),
 		Answered: o.err == nil || answered(o.err), Operator: class == alipay.Operator, Err: o.err,
 	})
+}
+
+// statusSalvages is the store's salvage history as the status page shows
+// it.
+func statusSalvages(salvages []queue.Salvage) []status.Salvage {
+	out := []status.Salvage{}
+	for _, h := range salvages {
+		lost := []string{}
+		for _, l := range h.Lost {
+			lost = append(lost, l.RequestID)
+		}
+		out = append(out, status.Salvage{
+			Time: h.Time, MovedTo: h.MovedTo, Problem: h.Problem, Saved: h.Saved,
+			Recovered: append([]string{}, h.Recovered...), Lost: lost, LostCount: h.LostCount,
+			BadPages: h.BadPages, Report: h.Report,
+		})
+	}
+	return out
 }

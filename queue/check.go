@@ -1,13 +1,13 @@
 package queue
 
 import (
-	"encoding/json"
+	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -51,200 +51,163 @@ func (p *problems) err() error {
 	return &CheckError{Problems: list}
 }
 
-// Check verifies the file: every page of every bucket can be read, bbolt's
-// own consistency check passes, the schema is one this program reads, every
-// record decodes, and the indexes hold exactly the keys the index invariant
-// (layout.go) demands. It returns a *CheckError (ErrCorrupt) listing the
-// problems, or another error when the file could not be read at all.
+// Check verifies the file: it reads the whole file through the store's
+// own handle and walks its pages without bbolt (walkFile, whose invariant
+// is written in walk.go), so that no damage can make it fault, loop or
+// grow without bound; then it checks that the schema is one this program
+// reads, that every record decodes in full with its checksum, and that the
+// indexes hold exactly the keys the index invariant (layout.go) demands.
+// It returns a *CheckError (ErrCorrupt) listing the problems, or another
+// error when the file could not be read at all.
 //
-// The walk over all pages runs first, in this goroutine with panics and
-// memory faults caught, so that a damaged page is reported as corruption;
-// bbolt's check, which runs in a goroutine of its own, then only visits
-// pages already read once. On a writable store Check holds the write lock
-// for its duration, which bbolt's check needs to run beside other writers.
+// Check holds the store's write lock (on a read-only store, a read
+// transaction) for its duration, so that no commit changes the file under
+// it.
 func (s *Store) Check() error {
 	run := s.db.Update
 	if s.readOnly {
 		run = s.db.View
 	}
 	errRollback := errors.New("rollback")
-	err := guard(func() error {
-		return run(func(tx *bolt.Tx) error {
-			if err := checkTx(tx, s.readOnly); err != nil {
-				return err
-			}
-			return errRollback
-		})
+	err := run(func(tx *bolt.Tx) error {
+		if err := checkFile(s.file, s.readOnly); err != nil {
+			return err
+		}
+		return errRollback
 	})
-	switch {
-	case errors.Is(err, errRollback):
+	if errors.Is(err, errRollback) {
 		return nil
-	case errors.Is(err, errPanic):
+	}
+	return err
+}
+
+// checkFile reads the bbolt file f and checks it as Check does. A file
+// with no buckets is new: fine for a writable store, which lays it out,
+// and an error for a read-only one.
+func checkFile(f *os.File, readOnly bool) error {
+	data, err := readAll(f)
+	if err != nil {
+		return fmt.Errorf("read the store %s: %w", f.Name(), err)
+	}
+	err = guard(func() error { return checkImage(walkFile(data), f.Name(), readOnly) })
+	if errors.Is(err, errPanic) {
 		return &CheckError{Problems: []string{err.Error()}}
 	}
 	return err
 }
 
-// checkTx is Check inside one transaction.
-func checkTx(tx *bolt.Tx, readOnly bool) error {
-	var p problems
-	empty := true
-	_ = tx.ForEach(func(name []byte, b *bolt.Bucket) error {
-		empty = false
-		return nil
-	})
-	if empty {
+// checkImage is Check on a walked file.
+func checkImage(img *fileImage, path string, readOnly bool) error {
+	if err := img.damage.err(); err != nil {
+		return err
+	}
+	if len(img.buckets) == 0 {
 		if readOnly {
-			return fmt.Errorf("%s holds no posagent store yet; start posagent once to create it", tx.DB().Path())
+			return fmt.Errorf("%s holds no posagent store yet; start posagent once to create it", path)
 		}
 		return nil // a new file; Open lays it out
 	}
-	if err := checkSchema(tx); err != nil {
-		if errors.Is(err, ErrSchema) {
-			return err
-		}
+	var p problems
+	schema, err := imageSchema(img)
+	if errors.Is(err, ErrSchema) {
+		return err
+	} else if err != nil {
 		p.addf("%v", err)
 		return p.err()
 	}
 	for _, name := range allBuckets {
-		if tx.Bucket(name) == nil {
+		if _, ok := img.buckets[string(name)]; !ok {
 			p.addf("bucket %q missing", name)
 		}
 	}
 	if err := p.err(); err != nil {
 		return err
 	}
-
-	// Read every key and value once; this touches every page.
-	n := 0
-	for _, name := range allBuckets {
-		_ = tx.Bucket(name).ForEach(func(k, v []byte) error {
-			n += len(k) + len(v)
-			return nil
-		})
+	if v := img.get(bucketMeta, keySalvages); v != nil {
+		if _, err := decodeSalvages(v); err != nil {
+			p.addf("the salvage history is damaged: %v", err)
+		}
 	}
-	for err := range tx.Check() {
-		p.addf("bbolt: %v", err)
-	}
-	if err := p.err(); err != nil {
-		return err
-	}
-	checkIndexes(tx, &p)
+	checkIndexes(img, schema, &p)
 	return p.err()
 }
 
-// recordHead is the part of a record the index invariant depends on.
-// Decoding only it still makes encoding/json validate the whole value, so a
-// torn or garbled record is found, at a fraction of the cost of decoding
-// the audit trail.
-type recordHead struct {
-	RequestID   string    `json:"req"`
-	State       State     `json:"state"`
-	NextAt      time.Time `json:"nextAt"`
-	FinishedAt  time.Time `json:"finishedAt"`
-	DeliveredAt time.Time `json:"deliveredAt"`
-	FollowUp    string    `json:"followUp"`
+// get returns the value of key in the top-level bucket name, or nil.
+func (img *fileImage) get(name, key []byte) []byte {
+	for _, kv := range img.buckets[string(name)] {
+		if bytes.Equal(kv.k, key) {
+			return kv.v
+		}
+	}
+	return nil
+}
+
+// imageSchema reads the schema stamp of a walked file.
+func imageSchema(img *fileImage) (int, error) {
+	if _, ok := img.buckets[string(bucketMeta)]; !ok {
+		return 0, fmt.Errorf("meta bucket missing: %w", ErrCorrupt)
+	}
+	return parseSchema(img.get(bucketMeta, keySchema))
 }
 
 // checkIndexes verifies the index invariant: every record's index keys are
 // present, and every index holds no keys beyond those. Records are decoded
 // by one worker per CPU, since decoding is most of the cost of a check;
-// only this goroutine touches the transaction.
-func checkIndexes(tx *bolt.Tx, p *problems) {
-	type item struct{ k, v []byte }
+// they only read the file image, which nothing writes.
+func checkIndexes(img *fileImage, schema int, p *problems) {
 	type verdict struct {
 		problem string
 		keys    map[string][]byte
 	}
-	items := make(chan []item, 4)
-	verdicts := make(chan []verdict, 4)
+	recs := img.buckets[string(bucketPayments)]
+	verdicts := make([]verdict, len(recs))
 	workers := runtime.GOMAXPROCS(0)
 	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for batch := range items {
-				out := make([]verdict, len(batch))
-				for i, it := range batch {
-					out[i].problem, out[i].keys = checkRecord(it.k, it.v)
-				}
-				verdicts <- out
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(recs); i += workers {
+				verdicts[i].problem, verdicts[i].keys = checkRecord(schema, recs[i].k, recs[i].v)
 			}
-		}()
+		})
 	}
-	go func() { wg.Wait(); close(verdicts) }()
+	wg.Wait()
 
 	// want holds, per index, the keys the records call for.
 	want := map[string]map[string]bool{}
 	for _, name := range indexBuckets {
 		want[string(name)] = map[string]bool{}
 	}
-	collect := func(vs []verdict) {
-		for _, v := range vs {
-			if v.problem != "" {
-				p.addf("%s", v.problem)
-			}
-			for name, key := range v.keys {
-				want[name][string(key)] = true
-			}
+	for _, v := range verdicts {
+		if v.problem != "" {
+			p.addf("%s", v.problem)
+		}
+		for name, key := range v.keys {
+			want[name][string(key)] = true
 		}
 	}
-	const batchSize = 256
-	batch := make([]item, 0, batchSize)
-	_ = tx.Bucket(bucketPayments).ForEach(func(k, v []byte) error {
-		// Copies: the workers must not read the transaction's memory map.
-		batch = append(batch, item{append([]byte(nil), k...), append([]byte(nil), v...)})
-		if len(batch) < batchSize {
-			return nil
-		}
-		for {
-			select {
-			case items <- batch:
-				batch = make([]item, 0, batchSize)
-				return nil
-			case vs := <-verdicts:
-				collect(vs)
-			}
-		}
-	})
-	if len(batch) > 0 {
-		go func(b []item) { items <- b; close(items) }(batch)
-	} else {
-		close(items)
-	}
-	for vs := range verdicts {
-		collect(vs)
-	}
-
 	for _, name := range indexBuckets {
 		keys := want[string(name)]
-		_ = tx.Bucket(name).ForEach(func(k, _ []byte) error {
-			if !keys[string(k)] {
-				p.addf("index %q holds key %q that no record calls for", name, k)
+		for _, kv := range img.buckets[string(name)] {
+			if !keys[string(kv.k)] {
+				p.addf("index %q holds key %q that no record calls for", name, kv.k)
 			}
-			delete(keys, string(k))
-			return nil
-		})
+			delete(keys, string(kv.k))
+		}
 		for k := range keys {
 			p.addf("index %q lacks key %q that a record calls for", name, k)
 		}
 	}
 }
 
-// checkRecord decodes the head of one record and returns what is wrong
-// with it, if anything, and the index keys it calls for.
-func checkRecord(k, v []byte) (string, map[string][]byte) {
-	var h recordHead
-	if err := json.Unmarshal(v, &h); err != nil {
-		return fmt.Sprintf("record %q does not decode: %v", k, err), nil
-	}
-	rec := Payment{RequestID: h.RequestID, State: h.State, NextAt: h.NextAt, FinishedAt: h.FinishedAt, DeliveredAt: h.DeliveredAt, FollowUp: h.FollowUp}
+// checkRecord decodes one record in full and returns what is wrong with
+// it, if anything, and the index keys it calls for.
+func checkRecord(schema int, k, v []byte) (string, map[string][]byte) {
+	rec, err := decodeSchema(schema, v)
 	switch {
+	case err != nil:
+		return fmt.Sprintf("record %q is damaged: %v", k, err), nil
 	case rec.RequestID != string(k):
 		return fmt.Sprintf("record %q holds request id %q", k, rec.RequestID), nil
-	case !rec.State.valid():
-		return fmt.Sprintf("record %q has unknown state %q", k, rec.State), nil
 	case !rec.State.Final() && rec.NextAt.IsZero():
 		return fmt.Sprintf("record %q is %s without a next action time", k, rec.State), nil
 	case rec.State.Final() && rec.FinishedAt.IsZero():

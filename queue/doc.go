@@ -12,8 +12,11 @@
 // layout.go), so Due, Next, Outbox and Unfinished read small indexes instead
 // of every record.
 //
-// Records are JSON of Payment under schema version 1, stamped in the file; a
-// file from a newer program is refused. Open runs Check: a file that fails
-// it is replaced by a fresh file holding every record that could be read,
-// the damaged one is kept beside it, and Store.Report says what was saved.
+// Records are JSON of Payment framed with a CRC-32C under schema version 2,
+// stamped in the file; a file of schema 1 (plain JSON) is migrated at Open,
+// and a file from a newer program is refused. Open checks the file without
+// letting bbolt read it (walk.go): a file that fails is replaced by a fresh
+// file holding every record that could be read, the damaged one is kept
+// beside it, unfinished payments brought back are flagged (Recovered), and
+// Store.Report and Store.Salvages say what was saved.
 package queue

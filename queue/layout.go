@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"strconv"
 	"time"
 
@@ -14,7 +15,8 @@ import (
 // The file holds five top-level buckets:
 //
 //	meta      "schema" -> decimal schema version
-//	payments  request id -> JSON of Payment
+//	meta      "salvages" -> framed JSON of []Salvage, the salvage history
+//	payments  request id -> framed JSON of Payment (see frame)
 //	due       8-byte big-endian NextAt (Unix ns) + request id -> empty
 //	outbox    8-byte big-endian FinishedAt (Unix ns) + request id -> empty
 //	delivered 8-byte big-endian DeliveredAt (Unix ns) + request id -> empty
@@ -43,12 +45,61 @@ var (
 
 	allBuckets = [][]byte{bucketMeta, bucketPayments, bucketDue, bucketOutbox, bucketDelivered, bucketFollowUp}
 
-	keySchema = []byte("schema")
+	keySchema   = []byte("schema")
+	keySalvages = []byte("salvages")
 )
 
-// schemaVersion is the layout and record encoding described above. A file
-// with a higher version is refused; a lower one would be migrated here.
-const schemaVersion = 1
+// schemaVersion is the layout above and the record encoding below. A file
+// with a higher version is refused; a file of schema 1, whose records are
+// plain JSON, is migrated at Open (migrate).
+const schemaVersion = 2
+
+// Record encoding of schema 2: every value of the payments bucket, and the
+// salvage history in the meta bucket, is framed as
+//
+//	format byte 0x02, length of the JSON u32, CRC-32C u32, JSON
+//
+// (big-endian), the checksum taken over the format byte, the length and
+// the JSON. A value whose frame or checksum does not match is damaged and
+// never used: decoding it gives an error wrapping ErrCorrupt. The length
+// lets salvage find a record in the file's bytes without the page that
+// should lead to it (scanRecords).
+const (
+	recordFormat     = 0x02
+	recordHeaderSize = 9
+)
+
+// castagnoli is the CRC-32C table; it is only read.
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// frame wraps the JSON j in the record frame.
+func frame(j []byte) []byte {
+	v := make([]byte, recordHeaderSize+len(j))
+	v[0] = recordFormat
+	binary.BigEndian.PutUint32(v[1:], uint32(len(j)))
+	copy(v[recordHeaderSize:], j)
+	binary.BigEndian.PutUint32(v[5:], frameSum(v))
+	return v
+}
+
+// frameSum is the checksum of the framed value v.
+func frameSum(v []byte) uint32 {
+	return crc32.Update(crc32.Checksum(v[:5], castagnoli), castagnoli, v[recordHeaderSize:])
+}
+
+// unframe returns the JSON inside the framed value v, or an error wrapping
+// ErrCorrupt when the frame or its checksum does not match.
+func unframe(v []byte) ([]byte, error) {
+	switch {
+	case len(v) < recordHeaderSize || v[0] != recordFormat:
+		return nil, fmt.Errorf("not a schema-%d record: %w", schemaVersion, ErrCorrupt)
+	case int64(binary.BigEndian.Uint32(v[1:])) != int64(len(v)-recordHeaderSize):
+		return nil, fmt.Errorf("its length field says %d bytes and it holds %d: %w", binary.BigEndian.Uint32(v[1:]), len(v)-recordHeaderSize, ErrCorrupt)
+	case binary.BigEndian.Uint32(v[5:]) != frameSum(v):
+		return nil, fmt.Errorf("its checksum does not match: %w", ErrCorrupt)
+	}
+	return v[recordHeaderSize:], nil
+}
 
 // timeKey is the index key of request id req at instant t.
 func timeKey(t time.Time, req string) []byte {
@@ -85,21 +136,63 @@ func indexKeys(p *Payment) map[string][]byte {
 
 var indexBuckets = [][]byte{bucketDue, bucketOutbox, bucketDelivered, bucketFollowUp}
 
-// encode and decode are the record encoding of schema 1: JSON of Payment.
-func encode(p *Payment) ([]byte, error) { return json.Marshal(p) }
+// encode is the record encoding of schema 2: JSON of Payment, framed.
+func encode(p *Payment) ([]byte, error) {
+	j, err := json.Marshal(p)
+	if err != nil {
+		return nil, err
+	}
+	return frame(j), nil
+}
 
+// decode decodes the record stored under key, which must be whole, match
+// its checksum, and name key as its request id. Every error wraps
+// ErrCorrupt.
 func decode(key, v []byte) (Payment, error) {
-	var p Payment
-	if err := json.Unmarshal(v, &p); err != nil {
-		return Payment{}, fmt.Errorf("record %q does not decode: %w", key, err)
+	p, err := decodeRecord(v)
+	if err != nil {
+		return Payment{}, fmt.Errorf("record %q is damaged: %w", key, err)
 	}
 	if p.RequestID != string(key) {
-		return Payment{}, fmt.Errorf("record %q holds request id %q", key, p.RequestID)
-	}
-	if !p.State.valid() {
-		return Payment{}, fmt.Errorf("record %q has unknown state %q", key, p.State)
+		return Payment{}, fmt.Errorf("record %q holds request id %q: %w", key, p.RequestID, ErrCorrupt)
 	}
 	return p, nil
+}
+
+// decodeRecord decodes a schema-2 record on its own, whatever key it was
+// found under.
+func decodeRecord(v []byte) (Payment, error) {
+	j, err := unframe(v)
+	if err != nil {
+		return Payment{}, err
+	}
+	return decodeJSON(j)
+}
+
+// decodeJSON decodes the JSON of a record, every field of it, and checks
+// what every record must have.
+func decodeJSON(j []byte) (Payment, error) {
+	var p Payment
+	if err := json.Unmarshal(j, &p); err != nil {
+		return Payment{}, fmt.Errorf("it does not decode (%v): %w", err, ErrCorrupt)
+	}
+	switch {
+	case p.RequestID == "":
+		return Payment{}, fmt.Errorf("it has no request id: %w", ErrCorrupt)
+	case !p.State.valid():
+		return Payment{}, fmt.Errorf("it has unknown state %q: %w", p.State, ErrCorrupt)
+	}
+	return p, nil
+}
+
+// decodeSchema decodes the record v of a file of the given schema: plain
+// JSON for schema 1, framed for schema 2, and for schema 0 (not known,
+// the meta bucket being unreadable) whichever its first byte says.
+func decodeSchema(schema int, v []byte) (Payment, error) {
+	if schema == 1 || schema == 0 && len(v) > 0 && v[0] == '{' {
+		return decodeJSON(v)
+	}
+	return decodeRecord(v)
 }
 
 // normalize makes every time of p UTC without a monotonic reading, so that
@@ -174,11 +267,28 @@ func loadRecord(tx *bolt.Tx, req string) (Payment, error) {
 	if v == nil {
 		return Payment{}, fmt.Errorf("payment %q: %w", req, ErrNotFound)
 	}
-	return decode([]byte(req), v)
+	return decodeIn(tx, []byte(req), v)
+}
+
+// decodeIn decodes the record v stored under key in the file of tx. A
+// writable store is always of schema 2 once open; a read-only one (doctor,
+// `queue list`) may still be of schema 1, which only the agent migrates.
+func decodeIn(tx *bolt.Tx, key, v []byte) (Payment, error) {
+	if string(tx.Bucket(bucketMeta).Get(keySchema)) != "1" {
+		return decode(key, v)
+	}
+	p, err := decodeJSON(v)
+	if err != nil {
+		return Payment{}, fmt.Errorf("record %q is damaged: %w", key, err)
+	}
+	if p.RequestID != string(key) {
+		return Payment{}, fmt.Errorf("record %q holds request id %q: %w", key, p.RequestID, ErrCorrupt)
+	}
+	return p, nil
 }
 
 // initLayout creates the buckets of a new file and stamps the schema, or
-// checks the stamp of an existing one.
+// checks the stamp of an existing one and migrates an older schema.
 func initLayout(tx *bolt.Tx) error {
 	meta := tx.Bucket(bucketMeta)
 	if meta == nil {
@@ -192,7 +302,8 @@ func initLayout(tx *bolt.Tx) error {
 		}
 		return tx.Bucket(bucketMeta).Put(keySchema, []byte(strconv.Itoa(schemaVersion)))
 	}
-	if err := checkSchema(tx); err != nil {
+	v, err := parseSchema(meta.Get(keySchema))
+	if err != nil {
 		return err
 	}
 	for _, name := range allBuckets {
@@ -200,22 +311,51 @@ func initLayout(tx *bolt.Tx) error {
 			return fmt.Errorf("bucket %q missing: %w", name, ErrCorrupt)
 		}
 	}
+	if v < schemaVersion {
+		return migrate(tx, v)
+	}
 	return nil
 }
 
-// checkSchema refuses a file from a newer program and a file without a
-// readable stamp.
-func checkSchema(tx *bolt.Tx) error {
-	meta := tx.Bucket(bucketMeta)
-	if meta == nil {
-		return fmt.Errorf("meta bucket missing: %w", ErrCorrupt)
+// migrate rewrites a schema-1 file as schema 2 in the caller's
+// transaction, so that a file is never part migrated: every record gets
+// its frame and checksum, and the stamp changes last. Nothing else about
+// the records changes, nor do the indexes.
+func migrate(tx *bolt.Tx, from int) error {
+	b := tx.Bucket(bucketPayments)
+	var recs []pair
+	err := b.ForEach(func(k, v []byte) error {
+		p, err := decodeSchema(from, v)
+		if err != nil {
+			return fmt.Errorf("migrate record %q from schema %d: %w", k, from, err)
+		}
+		nv, err := encode(&p)
+		if err != nil {
+			return err
+		}
+		recs = append(recs, pair{append([]byte(nil), k...), nv})
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	v, err := strconv.Atoi(string(meta.Get(keySchema)))
+	for _, r := range recs {
+		if err := b.Put(r.k, r.v); err != nil {
+			return err
+		}
+	}
+	return tx.Bucket(bucketMeta).Put(keySchema, []byte(strconv.Itoa(schemaVersion)))
+}
+
+// parseSchema reads the schema stamp, refusing a file from a newer program
+// and a stamp that does not read.
+func parseSchema(stamp []byte) (int, error) {
+	v, err := strconv.Atoi(string(stamp))
 	if err != nil || v < 1 {
-		return fmt.Errorf("schema version %q unreadable: %w", meta.Get(keySchema), ErrCorrupt)
+		return 0, fmt.Errorf("schema version %q unreadable: %w", stamp, ErrCorrupt)
 	}
 	if v > schemaVersion {
-		return fmt.Errorf("the store was written with schema %d and this posagent reads up to schema %d; install the newer posagent or point storage.path at another file: %w", v, schemaVersion, ErrSchema)
+		return v, fmt.Errorf("the store was written with schema %d and this posagent reads up to schema %d; install the newer posagent or point storage.path at another file: %w", v, schemaVersion, ErrSchema)
 	}
-	return nil
+	return v, nil
 }

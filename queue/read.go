@@ -131,7 +131,7 @@ func (s *Store) List(f Filter) ([]Payment, error) {
 	var out []Payment
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketPayments).ForEach(func(k, v []byte) error {
-			p, err := decode(k, v)
+			p, err := decodeIn(tx, k, v)
 			if err != nil {
 				return err
 			}

@@ -17,14 +17,19 @@ type Report struct {
 	Path    string // the store file, now a fresh one
 	MovedTo string // where the damaged file was moved
 	Problem string // what the integrity check found
-	// PageScan is true when the bbolt tree could not be read in full and
-	// the damaged file's pages were scanned for records one by one. Such a
-	// scan finds the newest readable revision of each record, which may be
+	// PageScan is true when the bbolt tree could not be read in full, or
+	// when some records came back only by scanning the damaged file's
+	// pages for records one by one. Such a scan finds the newest readable revision of each record, which may be
 	// older than the last committed one if that sat on a damaged page, and
 	// may bring back payments already removed by retention.
 	PageScan bool
 	Salvaged []string // request ids copied into the fresh file
-	Lost     []Loss   // payments known to exist that could not be saved
+	// Recovered names the salvaged payments that were not final. Each is
+	// flagged for follow-up (RecoveredReason) and has Payment.Recovered
+	// set: the state it was saved in may be older than the last one
+	// committed, so the agent must ask Alipay before acting on it.
+	Recovered []string
+	Lost      []Loss // payments known to exist that could not be saved
 	// BadPages counts pages the scan could not make sense of; records on
 	// them are lost without a trace of their ids.
 	BadPages int
@@ -36,9 +41,13 @@ type Report struct {
 
 // Loss names a payment that could not be saved and why.
 type Loss struct {
-	RequestID string
-	Reason    string
+	RequestID string `json:"req"`
+	Reason    string `json:"reason"`
 }
+
+// RecoveredReason is the follow-up reason of an unfinished payment that a
+// salvage brought back.
+const RecoveredReason = "recovered from a damaged store"
 
 // String renders the report as one paragraph for the log.
 func (r *Report) String() string {
@@ -47,6 +56,9 @@ func (r *Report) String() string {
 		r.Path, r.Problem, r.MovedTo, len(r.Salvaged))
 	if r.PageScan {
 		b.WriteString(" by scanning its pages")
+	}
+	if len(r.Recovered) > 0 {
+		fmt.Fprintf(&b, "; %d were not final and are flagged for follow-up, to be verified with Alipay: %s", len(r.Recovered), strings.Join(r.Recovered, " "))
 	}
 	if len(r.Lost) > 0 {
 		fmt.Fprintf(&b, "; %d could not be saved:", len(r.Lost))
@@ -84,7 +96,10 @@ func (s *Store) salvage(problem error, size int64, timeout time.Duration) error 
 			appended = fi.Size() - size
 		}
 	}
-	found, rep := readDamaged(s.path, timeout)
+	found, history, rep, err := readDamaged(s.path)
+	if err != nil {
+		return fmt.Errorf("the store %s is damaged (%v) and cannot be salvaged: %w", s.path, problem, err)
+	}
 	rep.Appended = appended
 	rep.Path, rep.Problem = s.path, problem.Error()
 	ids := make([]string, 0, len(found))
@@ -93,26 +108,45 @@ func (s *Store) salvage(problem error, size int64, timeout time.Duration) error 
 	}
 	sort.Strings(ids)
 	rep.Salvaged = ids
+	for _, id := range ids {
+		if p := found[id]; !p.State.Final() {
+			s.recovered(&p)
+			found[id] = p
+			rep.Recovered = append(rep.Recovered, id)
+		}
+	}
 
 	tmp := salvageName(s.path)
-	if err := writeSalvage(tmp, found, ids, timeout); err != nil {
+	moved := movedName(s.path, s.now())
+	history = append(history, rep.record(s.now(), moved))
+	if err := writeSalvage(tmp, found, ids, history, timeout); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("the store %s is damaged (%v) and the payments read from it could not be written to %s: %w", s.path, problem, tmp, err)
 	}
-	moved, err := moveAside(s.path, s.now())
-	if err != nil {
+	if err := os.Rename(s.path, moved); err != nil {
 		return fmt.Errorf("the store %s is damaged (%v) and could not be moved aside: %w", s.path, problem, err)
 	}
 	rep.MovedTo = moved
 	if err := os.Rename(tmp, s.path); err != nil {
 		return fmt.Errorf("the store %s was damaged and moved to %s, but the saved payments in %s could not be put in its place: %w", s.path, moved, tmp, err)
 	}
-	db, err := openBolt(s.path, false, timeout)
+	db, file, err := openBolt(s.path, false, timeout)
 	if err != nil {
 		return fmt.Errorf("the store %s was damaged and moved to %s, but the fresh file does not open: %w", s.path, moved, err)
 	}
-	s.db, s.report = db, rep
+	s.db, s.file, s.report = db, file, rep
 	return nil
+}
+
+// recovered flags an unfinished payment that a salvage brought back: the
+// state it was saved in may not be the last one committed, so it must be
+// verified with Alipay before any cancel or RESULT.
+func (s *Store) recovered(p *Payment) {
+	p.Recovered = true
+	if !strings.Contains(p.FollowUp, RecoveredReason) {
+		p.FollowUp = joinNote(p.FollowUp, RecoveredReason)
+		s.audit(p, Event{Call: CallFlag, Note: RecoveredReason})
+	}
 }
 
 // salvageName is the file a salvage is written to before it replaces the
@@ -136,16 +170,19 @@ func finishSalvage(path string) error {
 
 // writeSalvage writes the payments found into a new store file at path,
 // rebuilding every index from the records.
-func writeSalvage(path string, found map[string]Payment, ids []string, timeout time.Duration) error {
+func writeSalvage(path string, found map[string]Payment, ids []string, history []Salvage, timeout time.Duration) error {
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	db, err := openBolt(path, false, timeout)
+	db, _, err := openBolt(path, false, timeout)
 	if err != nil {
 		return err
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		if err := initLayout(tx); err != nil {
+			return err
+		}
+		if err := putSalvages(tx, history); err != nil {
 			return err
 		}
 		for _, id := range ids {
@@ -162,51 +199,73 @@ func writeSalvage(path string, found map[string]Payment, ids []string, timeout t
 	return err
 }
 
-// moveAside renames path to "<path>.corrupt-<UTC time>", adding a counter
-// when that name is taken.
-func moveAside(path string, now time.Time) (string, error) {
+// movedName is where the damaged file at path is moved:
+// "<path>.corrupt-<UTC time>", with a counter added when that name is
+// taken.
+func movedName(path string, now time.Time) string {
 	base := path + ".corrupt-" + now.UTC().Format("20060102T150405Z")
 	to := base
 	for i := 1; ; i++ {
 		if _, err := os.Lstat(to); errors.Is(err, os.ErrNotExist) {
-			break
+			return to
 		}
 		to = fmt.Sprintf("%s-%d", base, i)
 	}
-	return to, os.Rename(path, to)
 }
 
-// readDamaged reads every record it can from the damaged file at path:
-// first through bbolt's tree, and where that fails, by scanning the pages.
-// Records read through the tree are the committed ones and win over
-// scanned ones. Payment ids named by an index or by an undecodable record
-// but not saved are reported as lost.
-func readDamaged(path string, timeout time.Duration) (map[string]Payment, *Report) {
+// readDamaged reads every record it can from the damaged file at path,
+// without bbolt: first through the tree as walkFile finds it, then by
+// scanning the file's bytes (scanPages). Records read through the tree are the committed ones and
+// win over scanned ones; a record is taken under the request id it holds,
+// its checksum vouching for it, even where the key leading to it is
+// damaged. Payment ids named by an index or by an undecodable record but
+// not saved are reported as lost. It also returns the salvage history the
+// file kept, when that was readable. It fails only for a file from a
+// newer program, which it cannot read.
+func readDamaged(path string) (map[string]Payment, []Salvage, *Report, error) {
 	rep := &Report{}
 	found := map[string]Payment{}
-	known := map[string]string{} // request id -> why it could not be saved
-	complete := false
-	if db, err := openBolt(path, true, timeout); err == nil {
-		for _, name := range indexBuckets {
-			_ = guard(func() error { return db.View(func(tx *bolt.Tx) error { return readIndex(tx, name, known) }) })
-		}
-		err := guard(func() error {
-			return db.View(func(tx *bolt.Tx) error { return readRecords(tx, found, known) })
-		})
-		complete = err == nil
-		db.Close()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		rep.Lost = append(rep.Lost, Loss{RequestID: "*", Reason: "the file could not be read: " + err.Error()})
+		return found, nil, rep, nil
 	}
-	if !complete {
-		rep.PageScan = true
-		scanned, bad, err := scanPages(path)
-		rep.BadPages = bad
+	img := walkFile(data)
+	schema, err := imageSchema(img)
+	if errors.Is(err, ErrSchema) {
+		return nil, nil, nil, err
+	} else if err != nil {
+		schema = 0 // not known; each record says
+	}
+	var history []Salvage
+	if v := img.get(bucketMeta, keySalvages); v != nil {
+		history, _ = decodeSalvages(v)
+	}
+	known := map[string]string{} // request id -> why it could not be saved
+	for _, name := range indexBuckets {
+		readIndex(img.buckets[string(name)], name, known)
+	}
+	for _, kv := range img.buckets[string(bucketPayments)] {
+		p, err := decodeSchema(schema, kv.v)
 		if err != nil {
-			rep.Lost = append(rep.Lost, Loss{RequestID: "*", Reason: "the file could not be read: " + err.Error()})
+			known[string(kv.k)] = fmt.Sprintf("record %q is damaged: %v", kv.k, err)
+			continue
 		}
-		for id, p := range scanned {
-			if _, ok := found[id]; !ok {
-				found[id] = p
-			}
+		found[p.RequestID] = p
+	}
+	// The pages are scanned whatever the tree gave: a damaged element
+	// header can hide an intact record from the tree without breaking
+	// the tree's structure.
+	_, ok := img.buckets[string(bucketPayments)]
+	rep.PageScan = img.unreadable || !ok
+	scanned, bad := scanPages(data, img.ps, schema, found)
+	if rep.PageScan {
+		rep.BadPages = bad
+	}
+	for id, p := range scanned {
+		if _, ok := found[id]; !ok {
+			found[id] = p
+			rep.PageScan = true
 		}
 	}
 	for id, why := range known {
@@ -215,43 +274,18 @@ func readDamaged(path string, timeout time.Duration) (map[string]Payment, *Repor
 		}
 	}
 	sort.Slice(rep.Lost, func(i, j int) bool { return rep.Lost[i].RequestID < rep.Lost[j].RequestID })
-	return found, rep
-}
-
-// readRecords copies every decodable record into found and notes in known
-// the ones that did not decode. It returns an error when the payments
-// bucket is missing; a damaged page makes it panic, which the caller
-// catches.
-func readRecords(tx *bolt.Tx, found map[string]Payment, known map[string]string) error {
-	b := tx.Bucket(bucketPayments)
-	if b == nil {
-		return errors.New("payments bucket missing")
-	}
-	return b.ForEach(func(k, v []byte) error {
-		p, err := decode(k, v)
-		if err != nil {
-			known[string(k)] = err.Error()
-			return nil
-		}
-		found[string(k)] = p
-		return nil
-	})
+	return found, history, rep, nil
 }
 
 // readIndex notes in known every payment id an index names.
-func readIndex(tx *bolt.Tx, name []byte, known map[string]string) error {
-	b := tx.Bucket(name)
-	if b == nil {
-		return nil
-	}
-	return b.ForEach(func(k, _ []byte) error {
-		id := string(k)
+func readIndex(pairs []pair, name []byte, known map[string]string) {
+	for _, kv := range pairs {
+		id := string(kv.k)
 		if string(name) != string(bucketFollowUp) {
-			_, id, _ = splitTimeKey(k)
+			_, id, _ = splitTimeKey(kv.k)
 		}
 		if _, ok := known[id]; !ok && id != "" {
 			known[id] = fmt.Sprintf("named in index %q but its record is unreadable", name)
 		}
-		return nil
-	})
+	}
 }

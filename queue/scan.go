@@ -1,41 +1,29 @@
 package queue
 
 import (
+	"bytes"
 	"encoding/binary"
-	"os"
 )
 
-// The bbolt page layout read by scanPages (bbolt 1.x, little-endian on
-// every platform posagent is built for):
-//
-//	page header, 16 bytes: id u64, flags u16, count u16, overflow u32
-//	leaf element, 16 bytes: flags u32, pos u32, ksize u32, vsize u32,
-//	  key at element offset + pos, value right after the key
-//	meta page body: magic u32, version u32, pageSize u32, ...
-//
-// A leaf element with flag 1 is a bucket; its value is a 16-byte bucket
-// header (root page u64, sequence u64) and, when the root is 0, an inline
-// page holding the bucket's elements.
-const (
-	pageHeaderSize  = 16
-	leafElementSize = 16
-	leafPageFlag    = 0x02
-	bucketLeafFlag  = 0x01
-	boltMagic       = 0xED0CDAED
-)
-
-// scanPages reads the file at path page by page and returns the newest
+// scanPages reads the file image data page by page and returns the newest
 // revision of every record it can decode, however the tree that should
 // lead to it is damaged, and how many pages looked like nothing bbolt
-// writes (pages never written are not counted). It reads the whole file
-// into memory.
-func scanPages(path string) (map[string]Payment, int, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, 0, err
+// writes (pages never written are not counted). ps is the page size, 0
+// when no meta page was readable.
+//
+// Schema-2 records carry their length and checksum, so they are found in
+// the file's bytes wherever they lie (scanRecords); schema-1 records are
+// found through the leaf pages' elements (scanLeaf). For schema 0 (the
+// stamp unreadable), the file is schema 2 when any schema-2 record is
+// found in it: a migrated file still holds stale schema-1 copies on its
+// free pages, which must not come back.
+// Records of the ids in have are not decoded again: what the tree gave
+// wins over anything a scan finds.
+func scanPages(data []byte, ps, schema int, have map[string]Payment) (map[string]Payment, int) {
+	if ps == 0 {
+		ps = 4096
 	}
-	ps := pageSize(data)
-	found := map[string]Payment{}
+	old := map[string]Payment{}
 	bad := 0
 	for i := 2; (i+1)*ps <= len(data); i++ {
 		page := data[i*ps:]
@@ -50,34 +38,73 @@ func scanPages(path string) (map[string]Payment, int, error) {
 			continue
 		case flags != leafPageFlag:
 			continue // branch, freelist: no records
-		case overflow > len(data)/ps-i-1:
+		case overflow < 0 || overflow > len(data)/ps-i-1:
 			bad++
 			continue
 		}
-		scanLeaf(page[:(overflow+1)*ps], found, 0)
+		if schema != schemaVersion {
+			scanLeaf(page[:(overflow+1)*ps], old, 0)
+		}
 		i += overflow
 	}
-	return found, bad, nil
+	if schema == 1 {
+		return old, bad
+	}
+	found := scanRecords(data, have)
+	if schema == 0 && len(found) == 0 {
+		return old, bad
+	}
+	return found, bad
 }
 
-// pageSize reads the page size from the first readable meta page, or
-// returns 4096.
-func pageSize(data []byte) int {
-	if len(data) >= 32 && binary.LittleEndian.Uint32(data[16:]) == boltMagic {
-		if ps := int(binary.LittleEndian.Uint32(data[24:])); ps >= 512 && ps&(ps-1) == 0 {
-			return ps
-		}
+// keep puts p into found unless found holds a newer revision.
+func keep(found map[string]Payment, p Payment) {
+	if old, ok := found[p.RequestID]; !ok || p.Revision > old.Revision {
+		found[p.RequestID] = p
 	}
-	for _, ps := range []int{4096, 8192, 16384, 65536, 1024, 2048} {
-		if len(data) >= ps+32 && binary.LittleEndian.Uint32(data[ps+16:]) == boltMagic {
-			return ps
-		}
-	}
-	return 4096
 }
 
-// scanLeaf decodes the elements of the leaf page in buf into found,
-// descending into inline buckets, and checks every offset against buf.
+// recordStart is how the JSON of every record begins (Payment's first
+// field).
+var recordStart = []byte(`{"req":"`)
+
+// scanRecords finds every whole schema-2 record in data by its frame:
+// each place the JSON of a record starts, preceded by a frame whose length
+// fits and whose checksum matches. Nothing but the record's own bytes
+// needs to be intact. Records of the ids in have are skipped.
+func scanRecords(data []byte, have map[string]Payment) map[string]Payment {
+	found := map[string]Payment{}
+	for from := 0; ; {
+		at := bytes.Index(data[from:], recordStart)
+		if at < 0 {
+			return found
+		}
+		at += from
+		from = at + 1
+		if at < recordHeaderSize {
+			continue
+		}
+		n := int64(binary.BigEndian.Uint32(data[at-recordHeaderSize+1:]))
+		if n > int64(len(data)-at) {
+			continue
+		}
+		id := data[at+len(recordStart) : at+int(n)]
+		if end := bytes.IndexByte(id, '"'); end >= 0 {
+			if _, ok := have[string(id[:end])]; ok {
+				continue
+			}
+		}
+		p, err := decodeRecord(data[at-recordHeaderSize : at+int(n)])
+		if err != nil {
+			continue
+		}
+		keep(found, p)
+	}
+}
+
+// scanLeaf decodes the schema-1 records on the leaf page in buf into
+// found, descending into inline buckets, and checks every offset against
+// buf.
 func scanLeaf(buf []byte, found map[string]Payment, depth int) {
 	if len(buf) < pageHeaderSize || depth > 4 {
 		return
@@ -106,12 +133,10 @@ func scanLeaf(buf []byte, found map[string]Payment, depth int) {
 			}
 			continue
 		}
-		p, err := decode(key, val)
-		if err != nil {
+		p, err := decodeJSON(val)
+		if err != nil || p.RequestID != string(key) {
 			continue
 		}
-		if old, ok := found[p.RequestID]; !ok || p.Revision > old.Revision {
-			found[p.RequestID] = p
-		}
+		keep(found, p)
 	}
 }

@@ -33,7 +33,10 @@ type Options struct {
 // bbolt transaction that is synced to disk before the method returns. Its
 // methods are safe for concurrent use.
 type Store struct {
-	db         *bolt.DB
+	db *bolt.DB
+	// file is bbolt's own handle on the file, which Check reads through:
+	// on Windows only the handle holding the lock may read the file.
+	file       *os.File
 	path       string
 	now        func() time.Time
 	auditLimit int
@@ -46,13 +49,19 @@ const fileMode = 0o600
 // Open opens the store at path, creating the file if it does not exist.
 //
 // A file held by another process gives ErrLocked after Options.LockTimeout.
-// A file from a newer program gives ErrSchema. A file that fails the
-// integrity check (Check) is replaced: every record that can still be read
-// is copied into a fresh file, the damaged file is moved aside as
-// "<path>.corrupt-<UTC time>", the fresh one takes its place, and Open
-// returns it; Store.Report says what was and was not saved. Other
-// errors (permissions, a missing folder, a full disk) are returned as they
-// are and leave the file alone.
+// A file from a newer program gives ErrSchema. An existing file is checked
+// (Check) before bbolt reads more of it than its meta pages: a file that
+// fails is replaced: every record that can still be read is copied into a
+// fresh file, the damaged file is moved aside as "<path>.corrupt-<UTC
+// time>", the fresh one takes its place, and Open returns it;
+// Store.Report says what was and was not saved, and Store.Salvages keeps
+// it. A file of an older schema is migrated. Other errors (permissions, a
+// missing folder, a full disk) are returned as they are and leave the
+// file alone.
+//
+// Neither the check nor the salvage lets bbolt read a damaged file, so
+// damage cannot make Open crash or hang; both take time in proportion to
+// the file's size and hold it in memory once.
 func Open(path string, opts Options) (*Store, error) {
 	s := &Store{path: path, now: opts.Now, auditLimit: opts.AuditLimit, readOnly: opts.ReadOnly}
 	if s.now == nil {
@@ -75,18 +84,19 @@ func Open(path string, opts Options) (*Store, error) {
 	if fi, err := os.Stat(path); err == nil {
 		found = fi.Size()
 	}
-	db, err := openBolt(path, opts.ReadOnly, opts.LockTimeout)
-	if err == nil {
-		s.db = db
-		err = s.Check()
-		if err == nil && !s.readOnly {
-			err = db.Update(initLayout)
+	var err error
+	if opts.ReadOnly {
+		err = s.open(true, opts.LockTimeout)
+	} else {
+		if found > 0 {
+			err = verify(path, opts.LockTimeout)
 		}
 		if err == nil {
-			return s, nil
+			err = s.open(false, opts.LockTimeout)
 		}
-		db.Close()
-		s.db = nil
+	}
+	if err == nil {
+		return s, nil
 	}
 	if !errors.Is(err, ErrCorrupt) {
 		return nil, err
@@ -100,12 +110,46 @@ func Open(path string, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// verify checks the existing file at path under a shared lock, through a
+// read-only bbolt handle, which reads nothing of the file but its meta
+// pages. The lock is dropped before Open takes the exclusive one; a second
+// posagent writing the file in between would have checked it itself.
+func verify(path string, timeout time.Duration) error {
+	db, file, err := openBolt(path, true, timeout)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return checkFile(file, false)
+}
+
+// open opens the bbolt file at s.path: a read-only store is checked, a
+// writable one (already checked by verify) is laid out and migrated.
+func (s *Store) open(readOnly bool, timeout time.Duration) error {
+	db, file, err := openBolt(s.path, readOnly, timeout)
+	if err != nil {
+		return err
+	}
+	if readOnly {
+		err = checkFile(file, true)
+	} else {
+		err = db.Update(initLayout)
+	}
+	if err != nil {
+		db.Close()
+		return err
+	}
+	s.db, s.file = db, file
+	return nil
+}
+
 // openBolt opens the bbolt file and sorts its failures into ErrLocked, the
-// operating system's errors, and ErrCorrupt. bbolt can panic or fault on a
-// damaged file; that is caught and reported as ErrCorrupt, and the lock
-// and file handle it left behind are released. (Its memory map of the file
-// cannot be, and stays until the process ends.)
-func openBolt(path string, readOnly bool, timeout time.Duration) (db *bolt.DB, err error) {
+// operating system's errors, and ErrCorrupt, and returns the handle bbolt
+// opened the file with. bbolt can panic or fault on a damaged file; that
+// is caught and reported as ErrCorrupt, and the lock and file handle it
+// left behind are released. (Its memory map of the file cannot be, and
+// stays until the process ends.)
+func openBolt(path string, readOnly bool, timeout time.Duration) (db *bolt.DB, _ *os.File, err error) {
 	var (
 		mu   sync.Mutex
 		file *os.File
@@ -128,9 +172,11 @@ func openBolt(path string, readOnly bool, timeout time.Duration) (db *bolt.DB, e
 	})
 	switch {
 	case err == nil:
-		return db, nil
+		mu.Lock()
+		defer mu.Unlock()
+		return db, file, nil
 	case errors.Is(err, bolt.ErrTimeout):
-		return nil, fmt.Errorf("another posagent is using %s (the file stayed locked for %v); stop it or give this one another storage path: %w", path, timeout, ErrLocked)
+		return nil, nil, fmt.Errorf("another posagent is using %s (the file stayed locked for %v); stop it or give this one another storage path: %w", path, timeout, ErrLocked)
 	case errors.Is(err, errPanic):
 		mu.Lock()
 		if file != nil {
@@ -138,11 +184,11 @@ func openBolt(path string, readOnly bool, timeout time.Duration) (db *bolt.DB, e
 			file.Close()
 		}
 		mu.Unlock()
-		return nil, fmt.Errorf("open %s: %w: %w", path, ErrCorrupt, err)
+		return nil, nil, fmt.Errorf("open %s: %w: %w", path, ErrCorrupt, err)
 	case damaged(err):
-		return nil, fmt.Errorf("open %s: %w: %w", path, ErrCorrupt, err)
+		return nil, nil, fmt.Errorf("open %s: %w: %w", path, ErrCorrupt, err)
 	default:
-		return nil, fmt.Errorf("open store %s: %w", path, err)
+		return nil, nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -588,12 +589,14 @@ func TestNewerSchemaIsRefusedAndKept(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keySchema, []byte("2")) }); err != nil {
+	if err := s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(keySchema, []byte(strconv.Itoa(schemaVersion+1)))
+	}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
 	_, err = Open(path, Options{})
-	if !errors.Is(err, ErrSchema) || !strings.Contains(err.Error(), "schema 2") {
+	if !errors.Is(err, ErrSchema) || !strings.Contains(err.Error(), fmt.Sprintf("schema %d", schemaVersion+1)) {
 		t.Fatalf("Open of a newer file = %v; want ErrSchema", err)
 	}
 	matches, _ := filepath.Glob(path + ".corrupt-*")

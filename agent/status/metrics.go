@@ -14,6 +14,8 @@ type stateCollector struct {
 	outbox    *prometheus.Desc
 	oldest    *prometheus.Desc
 	storeOpen *prometheus.Desc
+	salvages  *prometheus.Desc
+	lost      *prometheus.Desc
 	linkUp    *prometheus.Desc
 	frames    *prometheus.Desc
 	naks      *prometheus.Desc
@@ -35,6 +37,8 @@ func newStateCollector(snapshot func() Snapshot) *stateCollector {
 		outbox:    d("posagent_outbox_size", "Final results waiting for the register's DONE."),
 		oldest:    d("posagent_oldest_pending_age_seconds", "Age of the oldest payment not final yet; 0 when there is none."),
 		storeOpen: d("posagent_store_open", "1 when the payment store is open."),
+		salvages:  d("posagent_store_salvaged", "Salvages of a damaged store file that still need a person: each counts until its damaged file is moved away."),
+		lost:      d("posagent_store_lost_payments", "Payments those salvages could not save."),
 		linkUp:    d("posagent_link_up", "1 when the serial link to the register is up.", "port"),
 		frames:    d("posagent_frames_total", "Frames on the register link, by direction.", "direction"),
 		naks:      d("posagent_naks_total", "NAK frames on the register link, by direction.", "direction"),
@@ -49,7 +53,7 @@ func newStateCollector(snapshot func() Snapshot) *stateCollector {
 // Describe implements prometheus.Collector.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		c.payments, c.followUp, c.outbox, c.oldest, c.storeOpen, c.linkUp, c.frames,
+		c.payments, c.followUp, c.outbox, c.oldest, c.storeOpen, c.salvages, c.lost, c.linkUp, c.frames,
 		c.naks, c.resends, c.reachable, c.operator, c.startTime, c.buildInfo,
 	} {
 		ch <- d
@@ -78,6 +82,12 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(c.oldest, age)
 	gauge(c.storeOpen, boolValue(s.Store.Open))
+	gauge(c.salvages, float64(len(s.Store.Salvages)))
+	lost := 0
+	for _, v := range s.Store.Salvages {
+		lost += v.LostCount
+	}
+	gauge(c.lost, float64(lost))
 
 	gauge(c.linkUp, boolValue(s.Link.Up), s.Link.Port)
 	counter(c.frames, s.Link.FramesIn, "in")

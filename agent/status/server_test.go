@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -161,7 +162,7 @@ func TestAPIStatusCountsTheStore(t *testing.T) {
 		t.Errorf("oldest pending = %v, want %v", got.Store.OldestPending, want.OldestPending)
 	}
 	got.Store.OldestPending = want.OldestPending
-	if got.Store != want {
+	if !reflect.DeepEqual(got.Store, want) {
 		t.Errorf("store = %+v, want %+v", got.Store, want)
 	}
 	if got.Version != "1.2.3" || got.UptimeSeconds != 3*3600 || !got.Healthy || len(got.Problems) != 0 {
@@ -483,5 +484,44 @@ func TestCallsKeepTheLastErrorsNewestFirst(t *testing.T) {
 	c.Fill(&a)
 	if a.OperatorProblem != "" || !a.Reachable || !a.LastCall.Equal(t0.Add(2*time.Minute)) {
 		t.Errorf("after a good call: operator %q, reachable %v, last %v; want cleared, true, %v", a.OperatorProblem, a.Reachable, a.LastCall, t0.Add(2*time.Minute))
+	}
+}
+
+func TestStatusShowsASalvageOnThePageTheAPIAndTheMetrics(t *testing.T) {
+	f := newFixture(t)
+	f.snap.Store.Salvages = []Salvage{{
+		Time: t0.Add(-time.Hour), MovedTo: "/var/lib/posagent/posagent.db.corrupt-20261130T080000Z",
+		Problem: "integrity check failed: page 7 calls itself page 9", Saved: 41,
+		Recovered: []string{"pos-pending-1"}, Lost: []string{"pos-gone-5", "pos-gone-6"}, LostCount: 2,
+		Report: "the store was salvaged",
+	}}
+	_, _, body := get(t, f.server(), "/")
+	for _, want := range []string{
+		`<span class="badge warn">SALVAGED</span>`,
+		"41 payments saved, 1 unfinished ones flagged for follow-up (<code>pos-pending-1</code>",
+		"2 lost (<code>pos-gone-5</code> <code>pos-gone-6</code>",
+		"<code>/var/lib/posagent/posagent.db.corrupt-20261130T080000Z</code>",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+
+	_, _, body = get(t, f.server(), "/api/status")
+	var st struct {
+		Store Store `json:"store"`
+	}
+	if err := json.Unmarshal([]byte(body), &st); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Store.Salvages) != 1 || st.Store.Salvages[0].MovedTo != f.snap.Store.Salvages[0].MovedTo || st.Store.Salvages[0].LostCount != 2 {
+		t.Errorf("/api/status store.salvages = %+v; want the salvage", st.Store.Salvages)
+	}
+
+	_, _, body = get(t, f.server(), "/metrics")
+	for _, want := range []string{"\nposagent_store_salvaged 1\n", "\nposagent_store_lost_payments 2\n"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", strings.TrimSpace(want))
+		}
 	}
 }

@@ -90,4 +90,22 @@ type Store struct {
 	// OldestPending is when the oldest payment that is not final yet was
 	// accepted; zero when there is none.
 	OldestPending time.Time `json:"oldest_pending"`
+
+	// Salvages are the salvages of a damaged store file that still need a
+	// person: each stays until its damaged file is moved away.
+	Salvages []Salvage `json:"salvages"`
+}
+
+// Salvage is one salvage of a damaged store file, as the agent reports it.
+type Salvage struct {
+	Time      time.Time `json:"time"`
+	MovedTo   string    `json:"moved_to"`  // where the damaged file is kept
+	Problem   string    `json:"problem"`   // what the integrity check found
+	Saved     int       `json:"saved"`     // payments copied into the fresh file
+	Recovered []string  `json:"recovered"` // unfinished payments brought back, flagged for follow-up
+	Lost      []string  `json:"lost"`      // payments known to exist that could not be saved
+	// LostCount counts the lost payments, Lost listing at most 100 of them.
+	LostCount int    `json:"lost_count"`
+	BadPages  int    `json:"bad_pages"` // pages unreadable; their payments are lost untraced
+	Report    string `json:"report"`    // the whole report
 }
