@@ -185,6 +185,9 @@ func writeSalvage(path string, found map[string]Payment, ids []string, history [
 		if err := putSalvages(tx, history); err != nil {
 			return err
 		}
+		// The records go in in key order, so full pages lose no room and
+		// the fresh file is written with about half the pages.
+		tx.Bucket(bucketPayments).FillPercent = 1.0
 		for _, id := range ids {
 			p := found[id]
 			if err := writeRecord(tx, nil, &p); err != nil {
