@@ -3,6 +3,8 @@ package agent
 import (
 	"context"
 	"time"
+
+	"github.com/posagent/posagent/device"
 )
 
 // request is what the register sent, as the agent acts on it; register.go
@@ -43,7 +45,7 @@ func (a *Agent) handle(r request) {
 		a.enqueue(statusMessage(a.handlePay(r.pay, now)))
 	case reqInvalidPay:
 		a.log.Warn().Str("req", cut(r.req, maxEchoedReqLen)).Str("problem", r.invalid).Msg("PAY rejected: invalid field")
-		a.enqueue(statusMessage(reply{req: r.req, state: stateRejected, code: codeInvalid, msg: r.invalid}))
+		a.enqueue(statusMessage(reply{req: r.req, state: device.StateRejected, code: device.CodeInvalidField, msg: r.invalid}))
 	case reqCancel:
 		if s, ok := a.handleCancel(r.req, now); ok {
 			a.enqueue(statusMessage(s))
@@ -53,7 +55,7 @@ func (a *Agent) handle(r request) {
 			a.enqueue(statusMessage(s))
 		}
 	case reqUnknownReq:
-		a.enqueue(statusMessage(reply{req: r.req, state: stateUnknown}))
+		a.enqueue(statusMessage(reply{req: r.req, state: device.StateUnknown}))
 	case reqOpenFailed:
 		// The line logs the failure itself; the status page shows it.
 		a.setState(func(s *Snapshot) { s.LinkError = r.err })

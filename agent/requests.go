@@ -4,19 +4,12 @@ import (
 	"errors"
 	"time"
 
+	"github.com/posagent/posagent/device"
 	"github.com/posagent/posagent/queue"
 )
 
-// STATUS states and REJECTED codes of the register protocol.
-const (
-	stateAccepted   = "ACCEPTED"
-	stateUnknown    = "UNKNOWN"
-	stateRejected   = "REJECTED"
-	codeInvalid     = "INVALID_FIELD"
-	codeConflict    = "CONFLICT"
-	codeStorage     = "STORAGE_ERROR"
-	maxEchoedReqLen = 64
-)
+// maxEchoedReqLen bounds the req a STATUS echoes (register protocol).
+const maxEchoedReqLen = 64
 
 // pay is a PAY whose fields passed the protocol's rules.
 type pay struct {
@@ -50,10 +43,10 @@ func (a *Agent) handlePay(m pay, now time.Time) reply {
 	switch {
 	case errors.Is(err, queue.ErrConflict):
 		a.log.Warn().Err(err).Str("req", m.req).Msg("PAY rejected: the request id is known with other payment details")
-		return reply{req: m.req, state: stateRejected, code: codeConflict, msg: "req: already used with another amt, cur or pid"}
+		return reply{req: m.req, state: device.StateRejected, code: device.CodeConflict, msg: "req: already used with another amt, cur or pid"}
 	case err != nil:
 		a.log.Error().Err(err).Str("req", m.req).Msg("PAY rejected: it could not be stored; the register may send it again")
-		return reply{req: m.req, state: stateRejected, code: codeStorage, msg: "payment could not be stored; try again"}
+		return reply{req: m.req, state: device.StateRejected, code: device.CodeStorageError, msg: "payment could not be stored; try again"}
 	}
 	if created {
 		a.schedule(p.RequestID, p.NextAt, now)
@@ -66,7 +59,7 @@ func (a *Agent) handlePay(m pay, now time.Time) reply {
 		a.setState(func(s *Snapshot) { s.Accepted++ })
 	}
 	if !p.State.Final() {
-		return reply{req: p.RequestID, state: stateAccepted}
+		return reply{req: p.RequestID, state: device.StateAccepted}
 	}
 	return a.stateOf(&p)
 }
@@ -80,11 +73,11 @@ func (a *Agent) handleCancel(req string, now time.Time) (reply, bool) {
 		return a.missing(req, "CANCEL", err)
 	}
 	if p.State == queue.Pending {
-		if err := a.store.StartCancel(req, reasonRegister, now); err != nil {
+		if err := a.store.StartCancel(req, device.CodeRegisterCancel, now); err != nil {
 			a.storeError(req, "start the cancel", err)
 			return reply{}, false
 		}
-		a.log.Info().Str("req", req).Str("reason", reasonRegister).Msg("register asked to cancel")
+		a.log.Info().Str("req", req).Str("reason", device.CodeRegisterCancel).Msg("register asked to cancel")
 		if _, busy := a.inflight[req]; !busy {
 			a.schedule(req, now, now)
 		}
@@ -126,7 +119,7 @@ func (a *Agent) handleDone(req string, now time.Time) {
 // asks again after its T3).
 func (a *Agent) missing(req, what string, err error) (reply, bool) {
 	if errors.Is(err, queue.ErrNotFound) {
-		return reply{req: req, state: stateUnknown}, true
+		return reply{req: req, state: device.StateUnknown}, true
 	}
 	a.log.Error().Err(err).Str("req", req).Msgf("cannot read the payment to answer a %s; the register will ask again", what)
 	return reply{}, false
