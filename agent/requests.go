@@ -8,6 +8,82 @@ import (
 	"github.com/posagent/posagent/queue"
 )
 
+// request is what the register sent, as the agent acts on it; fromDevice
+// makes one from each of the link's events.
+type request struct {
+	kind    requestKind
+	req     string // the request id as received, for every request
+	pay     pay    // a valid PAY
+	invalid string // for an invalid PAY: "key: rule"
+	err     string // for a link that went down: why
+	device  string // for a link that came up: the device opened
+	usb     string // and its USB identity, where known
+}
+
+// requestKind tells requests apart.
+type requestKind int
+
+const (
+	reqPay requestKind = iota
+	reqInvalidPay
+	reqCancel
+	reqQuery
+	reqDone
+	reqHello  // a HELLO exchange completed: resend every unconfirmed RESULT
+	reqLinkUp // the port is open
+	reqLinkDown
+	reqOpenFailed // the port could not be opened; the link tries again
+	reqUnknownReq // a CANCEL or QUERY whose req is invalid: answered UNKNOWN
+	reqIgnore
+)
+
+// handle acts on one request from the register, answering it when the
+// protocol asks for an answer.
+func (a *Agent) handle(r request) {
+	now := a.now()
+	switch r.kind {
+	case reqPay:
+		a.enqueue(statusMessage(a.handlePay(r.pay, now)))
+	case reqInvalidPay:
+		a.log.Warn().Str("req", cut(r.req, maxEchoedReqLen)).Str("problem", r.invalid).Msg("PAY rejected: invalid field")
+		a.enqueue(statusMessage(reply{req: r.req, state: device.StateRejected, code: device.CodeInvalidField, msg: r.invalid}))
+	case reqCancel:
+		if s, ok := a.handleCancel(r.req, now); ok {
+			a.enqueue(statusMessage(s))
+		}
+	case reqQuery:
+		if s, ok := a.handleQuery(r.req); ok {
+			a.enqueue(statusMessage(s))
+		}
+	case reqUnknownReq:
+		a.enqueue(statusMessage(reply{req: r.req, state: device.StateUnknown}))
+	case reqOpenFailed:
+		// The line logs the failure itself; the status page shows it.
+		a.setState(func(s *Snapshot) { s.LinkError = r.err })
+	case reqDone:
+		a.handleDone(r.req, now)
+	case reqHello:
+		a.resendAll(now)
+	case reqLinkUp, reqLinkDown:
+		up := r.kind == reqLinkUp
+		if up == a.linkUp {
+			return
+		}
+		a.linkUp = up
+		a.setState(func(s *Snapshot) {
+			s.LinkUp, s.LinkSince, s.LinkError = up, now, r.err
+			if up {
+				s.LinkDevice, s.LinkUSB = r.device, r.usb
+			}
+		})
+		if up {
+			a.log.Info().Msg("register link up")
+		} else {
+			a.log.Warn().Str("why", r.err).Msg("register link down")
+		}
+	}
+}
+
 // maxEchoedReqLen bounds the req a STATUS echoes (register protocol).
 const maxEchoedReqLen = 64
 
