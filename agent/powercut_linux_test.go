@@ -92,7 +92,7 @@ func TestPowerCut(t *testing.T) {
 	// was created long before any cut: queue.Open does not sync the folder
 	// when bbolt creates the file, so a cut before anything else syncs it
 	// would lose the file.
-	h.srv.Script("ready", kindFail.script())
+	h.srv.Script("ready", payFail.script())
 	cmd := startAgent(t, h.bin, h.config)
 	h.reg.waitReady(t, "ready")
 	cmd.Process.Signal(syscall.SIGTERM)
@@ -167,7 +167,7 @@ func TestPowerCut(t *testing.T) {
 
 	// A last run settles every payment and delivers every result.
 	cmd = startAgent(t, h.bin, h.config)
-	h.srv.Script("last", kindFail.script())
+	h.srv.Script("last", payFail.script())
 	h.reg.waitReady(t, "last")
 	if missing := h.reg.waitResults(); len(missing) > 0 {
 		t.Errorf("at the end: gave up waiting for the RESULT of %d payments (%v); the store says why", len(missing), missing[:min(len(missing), 10)])
@@ -395,12 +395,12 @@ func (h *powerCutRig) check(t *testing.T, when string, ps []queue.Payment, end b
 type payKind int
 
 const (
-	kindSuccess        payKind = iota // PROCESSING, then SUCCESS
-	kindUnknown                       // unknown answers, then SUCCESS
-	kindFail                          // FAIL
-	kindTimeout                       // PROCESSING until the PAY's expiry: cancelled
-	kindRegisterCancel                // PROCESSING; the register cancels
-	kindMismatch                      // SUCCESS for another amount: cancelled
+	paySuccess        payKind = iota // PROCESSING, then SUCCESS
+	payUnknown                       // unknown answers, then SUCCESS
+	payFail                          // FAIL
+	payTimeout                       // PROCESSING until the PAY's expiry: cancelled
+	payRegisterCancel                // PROCESSING; the register cancels
+	payMismatch                      // SUCCESS for another amount: cancelled
 	payKinds
 )
 
@@ -412,13 +412,13 @@ func (k payKind) String() string {
 func (k payKind) script() alipaytest.Script {
 	var steps []alipaytest.Step
 	switch k {
-	case kindSuccess:
+	case paySuccess:
 		steps = []alipaytest.Step{alipaytest.Processing(1), alipaytest.Success()}
-	case kindUnknown:
+	case payUnknown:
 		steps = []alipaytest.Step{alipaytest.Unknown(2), alipaytest.Success()}
-	case kindFail:
+	case payFail:
 		steps = []alipaytest.Step{alipaytest.Fail("USER_BALANCE_NOT_ENOUGH")}
-	case kindMismatch:
+	case payMismatch:
 		steps = []alipaytest.Step{alipaytest.MismatchedAmount(alipay.Amount{Currency: "USD", Value: "1"})}
 	}
 	return alipaytest.Script{Steps: steps}
@@ -428,9 +428,9 @@ func (k payKind) script() alipaytest.Script {
 // agent answered the register's CANCEL, it never is PENDING again.
 func (k payKind) states(cancelAnswered bool) []queue.State {
 	switch {
-	case k == kindSuccess || k == kindUnknown:
+	case k == paySuccess || k == payUnknown:
 		return []queue.State{queue.Pending, queue.Success}
-	case k == kindFail:
+	case k == payFail:
 		return []queue.State{queue.Pending, queue.Fail}
 	case cancelAnswered:
 		return []queue.State{queue.Cancelling, queue.Cancelled}
@@ -441,18 +441,18 @@ func (k payKind) states(cancelAnswered bool) []queue.State {
 // codes are the result codes a final payment of kind k may have.
 func (k payKind) codes() []string {
 	switch k {
-	case kindSuccess, kindUnknown:
+	case paySuccess, payUnknown:
 		return []string{"SUCCESS"}
-	case kindFail:
+	case payFail:
 		return []string{"USER_BALANCE_NOT_ENOUGH"}
-	case kindTimeout:
-		return []string{reasonTimeout}
-	case kindRegisterCancel:
+	case payTimeout:
+		return []string{device.CodeTimeout}
+	case payRegisterCancel:
 		// The register's CANCEL may come after the deadline, when its
 		// answer was lost to a cut more than once.
-		return []string{reasonRegister, reasonTimeout}
+		return []string{device.CodeRegisterCancel, device.CodeTimeout}
 	}
-	return []string{reasonMismatch}
+	return []string{device.CodeAmountMismatch}
 }
 
 // payingRegister is the register of the power cut test: a device.Register
@@ -491,7 +491,7 @@ func (r *payingRegister) waitReady(t *testing.T, req string) {
 	ctx, cancel := context.WithTimeout(context.Background(), guard)
 	defer cancel()
 	r.mu.Lock()
-	r.kindOf[req] = kindFail
+	r.kindOf[req] = payFail
 	r.mu.Unlock()
 	if !r.payUntilAnswered(ctx, device.Pay{Req: req, Amount: 100, Currency: "USD"}) {
 		t.Fatalf("the agent never answered PAY %s", req)
@@ -510,13 +510,13 @@ func (r *payingRegister) payStream(ctx context.Context, srv *alipaytest.Server) 
 		r.kindOf[req] = k
 		r.mu.Unlock()
 		pay := device.Pay{Req: req, Amount: 100, Currency: "USD"}
-		if k == kindTimeout {
+		if k == payTimeout {
 			pay.Expiry = 10 * time.Second // the shortest a PAY may ask for
 		}
 		if !r.payUntilAnswered(ctx, pay) {
 			return
 		}
-		if k == kindRegisterCancel {
+		if k == payRegisterCancel {
 			for ctx.Err() == nil {
 				r.Cancel(ctx, req)
 				if r.answered(ctx, func(m device.Message) bool {
