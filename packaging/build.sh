@@ -48,10 +48,6 @@ else
 	sign=no
 fi
 
-# The packages ship the unit the binary installs; they must be the same file.
-cmp -s agent/service/posagent.service packaging/posagent.service ||
-	die "packaging/posagent.service differs from agent/service/posagent.service; copy the latter over the former"
-
 rm -rf "$dist"
 mkdir -p "$dist"
 work=$(mktemp -d)
