@@ -20,11 +20,6 @@ type due struct {
 	mono time.Duration
 }
 
-// ready reports whether d has come at wall-clock now and monotonic mono.
-func (d due) ready(now time.Time, mono time.Duration) bool {
-	return !d.wall.After(now) || d.mono <= mono
-}
-
 // in is how long from (now, mono) until d comes; zero when it has.
 func (d due) in(now time.Time, mono time.Duration) time.Duration {
 	return max(min(d.wall.Sub(now), d.mono-mono), 0)
