@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by packaging/build.sh and .ci/packages: the one recipe for a
 # posagent Windows installer. Needs Debian's wixl and msitools.
 
