@@ -35,6 +35,8 @@ IFS=. read -r major minor patch <<<"$msi_version"
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 dist=$root/dist
+# shellcheck source=packaging/msi.sh
+. packaging/msi.sh
 
 for tool in go nfpm wixl msibuild msiinfo sha256sum; do
 	command -v "$tool" >/dev/null || die "$tool is not installed; see the comment at the top of packaging/build.sh"
@@ -47,10 +49,6 @@ if [ -n "${POSAGENT_SIGN_CERT:-}" ] || [ -n "${POSAGENT_SIGN_KEY:-}" ]; then
 else
 	sign=no
 fi
-
-# The packages ship the unit the binary installs; they must be the same file.
-cmp -s agent/service/posagent.service packaging/posagent.service ||
-	die "packaging/posagent.service differs from agent/service/posagent.service; copy the latter over the former"
 
 rm -rf "$dist"
 mkdir -p "$dist"
@@ -101,16 +99,10 @@ echo "== msi"
 sed -e 's|^port = "/dev/ttyUSB0"$|port = "COM3"|' -e 's/$/\r/' packaging/posagent.toml >"$work/posagent.toml"
 grep -q '^port = "COM3"' "$work/posagent.toml" || die "packaging/posagent.toml has no port = \"/dev/ttyUSB0\" line to turn into COM3"
 for arch in x64 x86; do
-	goarch=amd64 attrs=400 # msidbComponentAttributes64bit|Permanent|NeverOverwrite
-	[ "$arch" = x86 ] && goarch=386 attrs=144
+	goarch=amd64
+	[ "$arch" = x86 ] && goarch=386
 	msi=$dist/posagent-$version-$arch.msi
-	cp "$dist/posagent_${version}_windows_$goarch.exe" "$work/posagent.exe"
-	# wixl finds the sources relative to the folder it runs in.
-	(cd "$work" && wixl --arch "$arch" -D Arch="$arch" -D Version="$msi_version" \
-		-D Exe=posagent.exe -D Config=posagent.toml \
-		-o "$msi" "$root/packaging/windows/posagent.wxs")
-	# wixl cannot set these attributes; see the DefaultConfig component.
-	msibuild "$msi" -q "UPDATE \`Component\` SET \`Attributes\` = $attrs WHERE \`Component\` = 'DefaultConfig'"
+	msi_build "$arch" "$msi_version" "$dist/posagent_${version}_windows_$goarch.exe" "$work/posagent.toml" "$msi"
 	sign_file "$msi"
 	echo "   $(basename "$msi")"
 done

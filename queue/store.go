@@ -11,6 +11,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // Options configure a Store. The zero value is usable.
@@ -184,7 +185,7 @@ func openBolt(path string, readOnly bool, timeout time.Duration) (db *bolt.DB, _
 		mu.Lock()
 		defer mu.Unlock()
 		return db, file, nil
-	case errors.Is(err, bolt.ErrTimeout):
+	case errors.Is(err, bolterrors.ErrTimeout):
 		return nil, nil, fmt.Errorf("another posagent is using %s (the file stayed locked for %v); stop it or give this one another storage path: %w", path, timeout, ErrLocked)
 	case errors.Is(err, errPanic):
 		mu.Lock()
@@ -207,8 +208,8 @@ func openBolt(path string, readOnly bool, timeout time.Duration) (db *bolt.DB, _
 // such as one of the operating system's or a memory map that does not fit,
 // says nothing about the file and must not make Open replace it.
 func damaged(err error) bool {
-	return errors.Is(err, bolt.ErrInvalid) || errors.Is(err, bolt.ErrChecksum) ||
-		errors.Is(err, bolt.ErrVersionMismatch) || strings.HasPrefix(err.Error(), "file size too small")
+	return errors.Is(err, bolterrors.ErrInvalid) || errors.Is(err, bolterrors.ErrChecksum) ||
+		errors.Is(err, bolterrors.ErrVersionMismatch) || strings.HasPrefix(err.Error(), "file size too small")
 }
 
 // errPanic marks a panic or memory fault caught while reading the file.

@@ -5,8 +5,8 @@
 // lines go.
 //
 // On Linux the unit installed is posagent.service in this folder, the one
-// the packages ship (packaging/posagent.service is a copy checked byte for byte
-// by the tests). On Windows the service starts automatically at boot, restarts
+// the deb and rpm packages ship (packaging/nfpm.yaml takes it from here). On
+// Windows the service starts automatically at boot, restarts
 // after any failure, also one that ends with an error instead of a crash, and
 // has an Event Log source of its own.
 package service

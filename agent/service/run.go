@@ -18,11 +18,6 @@ const StopTimeout = 10 * time.Second
 // StopTimeout of being asked to stop.
 var ErrStopTimeout = errors.New("the agent did not stop within 10 s")
 
-// errEndedByItself is the failure reported when the agent returns without
-// error while nobody asked it to stop: a service that ends by itself has
-// failed, and the service manager should start it again.
-var errEndedByItself = errors.New("the agent stopped by itself without an error; it is restarted by the service manager")
-
 // Run runs the agent the same way in a terminal and under the service
 // manager. run must return soon after its context is cancelled.
 //

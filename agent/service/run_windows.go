@@ -4,6 +4,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/signal"
 	"time"
@@ -11,6 +12,11 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/windows/svc"
 )
+
+// errEndedByItself is the failure reported when the agent returns without
+// error while nobody asked it to stop: a service that ends by itself has
+// failed, and the Service Control Manager should start it again.
+var errEndedByItself = errors.New("the agent stopped by itself without an error; it is restarted by the service manager")
 
 // runInTerminal runs the agent until Ctrl+C or Ctrl+Break.
 func runInTerminal(ctx context.Context, log zerolog.Logger, run func(context.Context) error) error {

@@ -80,16 +80,6 @@ func TestUnitStopsWithinSystemdTimeout(t *testing.T) {
 	}
 }
 
-func TestPackagedUnitIsTheEmbeddedUnit(t *testing.T) {
-	packaged, err := os.ReadFile(filepath.Join("..", "..", "packaging", "posagent.service"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(packaged) != unitFile {
-		t.Fatal("packaging/posagent.service differs from agent/service/posagent.service; copy agent/service/posagent.service over it")
-	}
-}
-
 func TestUnitWithDefaultPathsIsThePackagedUnit(t *testing.T) {
 	got, err := Unit(DefaultExecutable, DefaultUnixConfig)
 	if err != nil {
