@@ -58,7 +58,6 @@ func TestSimulation(t *testing.T) {
 
 	var (
 		total    simStats
-		failed   []uint64
 		byInv    = map[string][]uint64{}
 		traced   bool
 		dir      = simDir(t)
@@ -76,7 +75,6 @@ func TestSimulation(t *testing.T) {
 		if len(h.check.violations) == 0 {
 			continue
 		}
-		failed = append(failed, s)
 		invs := map[string]bool{}
 		for _, v := range h.check.violations {
 			invs[v.inv] = true
