@@ -1,9 +1,6 @@
 package agent
 
 import (
-	"errors"
-	"io/fs"
-	"os"
 	"strings"
 
 	"github.com/posagent/posagent/alipay"
@@ -71,10 +68,8 @@ func CheckConfig(path string) (*Config, alipay.Config, error) {
 		}
 		return nil, alipay.Config{}, &ConfigError{Problems: problems}
 	}
-	if _, err := cfg.StatusToken(); err != nil {
-		if _, serr := os.Stat(cfg.Status.TokenFile); !runCreatesStatusToken || !errors.Is(serr, fs.ErrNotExist) {
-			return nil, alipay.Config{}, err
-		}
+	if err := cfg.checkStatusToken(); err != nil {
+		return nil, alipay.Config{}, err
 	}
 	return cfg, ac, nil
 }

@@ -1,6 +1,10 @@
 package agent
 
 import (
+	"errors"
+	"io/fs"
+	"os"
+
 	"github.com/posagent/posagent/agent/status"
 )
 
@@ -29,4 +33,18 @@ func (c *Config) StatusEndpoint() status.Endpoint {
 		Listen: c.Status.Listen,
 		Token:  func() (string, error) { return status.ReadToken(path) },
 	}
+}
+
+// checkStatusToken is StatusToken for `posagent config check` and `posagent
+// doctor`: a missing token file is no problem where `posagent run` writes
+// it (runCreatesStatusToken), any other problem is.
+func (c *Config) checkStatusToken() error {
+	_, err := c.StatusToken()
+	if err == nil {
+		return nil
+	}
+	if _, serr := os.Stat(c.Status.TokenFile); runCreatesStatusToken && errors.Is(serr, fs.ErrNotExist) {
+		return nil
+	}
+	return err
 }

@@ -37,6 +37,8 @@ type doctorSetup struct {
 	clientID string
 	store    string
 	listen   string // status.listen; empty (the endpoint off) unless a test runs one
+	// allowRemote is written as status.allow_remote.
+	allowRemote bool
 	// cancelAfter, when not empty, is written as polling.cancel_after.
 	cancelAfter string
 }
@@ -96,7 +98,8 @@ path = %q
 
 [status]
 listen = %q
-`, s.port, s.endpoint, s.clientID, s.store, s.listen)
+allow_remote = %v
+`, s.port, s.endpoint, s.clientID, s.store, s.listen, s.allowRemote)
 	if s.cancelAfter != "" {
 		cfg += fmt.Sprintf("\n[polling]\ncancel_after = %q\n", s.cancelAfter)
 	}
