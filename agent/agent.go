@@ -68,7 +68,7 @@ type Options struct {
 type Agent struct {
 	store    *queue.Store
 	alipay   Alipay
-	register Register
+	register Link
 	opts     Options
 	log      zerolog.Logger
 	now      func() time.Time
@@ -102,7 +102,7 @@ type Agent struct {
 
 // New returns an Agent that keeps payments in store, asks Alipay through ap
 // and talks to the register through reg. Run starts it.
-func New(store *queue.Store, ap Alipay, reg Register, opts Options) *Agent {
+func New(store *queue.Store, ap Alipay, reg Link, opts Options) *Agent {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}

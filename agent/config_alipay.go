@@ -1,8 +1,6 @@
 package agent
 
 import (
-	"strings"
-
 	"github.com/posagent/posagent/alipay"
 )
 
@@ -62,9 +60,14 @@ func CheckConfig(path string) (*Config, alipay.Config, error) {
 	// LoadConfig applies the client's own rules already; this keeps the two
 	// from drifting apart unnoticed.
 	if _, err := alipay.NewClient(ac); err != nil {
+		// NewClient joins one error per problem (errors.Join).
+		errs := []error{err}
+		if joined, ok := err.(interface{ Unwrap() []error }); ok {
+			errs = joined.Unwrap()
+		}
 		var problems []Problem
-		for _, line := range strings.Split(err.Error(), "\n") {
-			problems = append(problems, Problem{File: path, Key: "alipay", Msg: line})
+		for _, e := range errs {
+			problems = append(problems, Problem{File: path, Key: "alipay", Msg: e.Error()})
 		}
 		return nil, alipay.Config{}, &ConfigError{Problems: problems}
 	}

@@ -85,13 +85,13 @@ listen = ""
 			sc.Steps = []alipaytest.Step{alipaytest.Processing(1), alipaytest.Fail("USER_BALANCE_NOT_ENOUGH")}
 			w = want{"FAIL", "USER_BALANCE_NOT_ENOUGH"}
 		case 3:
-			w = want{"CANCELLED", reasonTimeout} // PROCESSING forever
+			w = want{"CANCELLED", device.CodeTimeout} // PROCESSING forever
 		case 4:
 			sc.Steps = []alipaytest.Step{alipaytest.Forged()}
-			w = want{"CANCELLED", reasonTimeout}
+			w = want{"CANCELLED", device.CodeTimeout}
 		case 5:
 			sc.Steps = []alipaytest.Step{alipaytest.MismatchedAmount(alipay.Amount{Currency: "USD", Value: "1"})}
-			w = want{"CANCELLED", reasonMismatch}
+			w = want{"CANCELLED", device.CodeAmountMismatch}
 		}
 		srv.Script(req, sc)
 		expected[req] = w

@@ -10,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/posagent/posagent/device"
 	"github.com/posagent/posagent/queue"
 )
 
@@ -60,7 +61,7 @@ func TestPayDeadlineFitsAlipaysCancelWindow(t *testing.T) {
 				Now:     func() time.Time { return tt.accepted },
 			})
 			r := a.handlePay(pay{req: "pos-42", amt: 500, cur: "USD", exp: tt.exp}, a.now())
-			if r.state != stateAccepted {
+			if r.state != device.StateAccepted {
 				t.Fatalf("PAY answered %+v", r)
 			}
 			p, err := store.Get("pos-42")

@@ -55,11 +55,11 @@ func demoCases(n int) []demoCase {
 	cases := []demoCase{
 		{story: "paid after 3 polls", script: steps(alipaytest.Processing(3), alipaytest.Success()), status: "SUCCESS"},
 		{story: "declined: balance too low", script: steps(alipaytest.Processing(1), alipaytest.Fail("USER_BALANCE_NOT_ENOUGH")), status: "FAIL", code: "USER_BALANCE_NOT_ENOUGH"},
-		{story: "customer walks away: cancelled at the deadline", script: steps(), status: "CANCELLED", code: reasonTimeout},
-		{story: "cashier presses cancel", script: steps(), cancel: true, status: "CANCELLED", code: reasonRegister},
+		{story: "customer walks away: cancelled at the deadline", script: steps(), status: "CANCELLED", code: device.CodeTimeout},
+		{story: "cashier presses cancel", script: steps(), cancel: true, status: "CANCELLED", code: device.CodeRegisterCancel},
 		{story: "Alipay unsure (U, HTTP 500, unsigned) then paid", script: steps(alipaytest.Unknown(2), alipaytest.HTTP500(1), alipaytest.Unsigned(), alipaytest.Success()), status: "SUCCESS"},
-		{story: "forged SUCCESS answers never pass", script: steps(alipaytest.Processing(1), alipaytest.Forged()), status: "CANCELLED", code: reasonTimeout},
-		{story: "Alipay reports another amount: cancelled", script: steps(alipaytest.MismatchedAmount(alipay.Amount{Currency: "USD", Value: "1"})), status: "CANCELLED", code: reasonMismatch},
+		{story: "forged SUCCESS answers never pass", script: steps(alipaytest.Processing(1), alipaytest.Forged()), status: "CANCELLED", code: device.CodeTimeout},
+		{story: "Alipay reports another amount: cancelled", script: steps(alipaytest.MismatchedAmount(alipay.Amount{Currency: "USD", Value: "1"})), status: "CANCELLED", code: device.CodeAmountMismatch},
 	}
 	for i := range n {
 		cases = append(cases, demoCase{story: "ordinary payment", script: steps(alipaytest.Processing(i%4), alipaytest.Success()), status: "SUCCESS"})

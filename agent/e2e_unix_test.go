@@ -32,20 +32,20 @@ func TestPaymentsEndToEnd(t *testing.T) {
 		{name: "failure", script: alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Processing(1), alipaytest.Fail("USER_BALANCE_NOT_ENOUGH")}},
 			deadline: time.Minute, status: "FAIL", code: "USER_BALANCE_NOT_ENOUGH"},
 		{name: "timeout ends in a cancel", script: alipaytest.Script{},
-			deadline: 300 * time.Millisecond, status: "CANCELLED", code: reasonTimeout},
+			deadline: 300 * time.Millisecond, status: "CANCELLED", code: device.CodeTimeout},
 		{name: "cashier cancel", script: alipaytest.Script{}, cancel: true,
-			deadline: time.Minute, status: "CANCELLED", code: reasonRegister},
+			deadline: time.Minute, status: "CANCELLED", code: device.CodeRegisterCancel},
 		{name: "unknown answers before success", script: alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Unknown(2), alipaytest.HTTP500(1), alipaytest.Unsigned(), alipaytest.Success()}},
 			deadline: time.Minute, status: "SUCCESS"},
 		{name: "rate limited before success", script: alipaytest.Script{Steps: []alipaytest.Step{alipaytest.RateLimited(2), alipaytest.Success()}},
 			deadline: time.Minute, status: "SUCCESS"},
 		{name: "forged success never passes", script: alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Forged()}},
-			deadline: 300 * time.Millisecond, status: "CANCELLED", code: reasonTimeout},
+			deadline: 300 * time.Millisecond, status: "CANCELLED", code: device.CodeTimeout},
 		{name: "amount mismatch is cancelled", script: alipaytest.Script{Steps: []alipaytest.Step{alipaytest.MismatchedAmount(usd("99"))}},
-			deadline: time.Minute, status: "CANCELLED", code: reasonMismatch},
+			deadline: time.Minute, status: "CANCELLED", code: device.CodeAmountMismatch},
 		{name: "amount mismatch with cancel refused fails and is flagged",
 			script:   alipaytest.Script{Steps: []alipaytest.Step{alipaytest.MismatchedAmount(usd("99"))}, Cancel: []alipaytest.Step{alipaytest.Refuse("ORDER_IS_CLOSED")}},
-			deadline: time.Minute, status: "FAIL", code: reasonMismatch, followUp: true},
+			deadline: time.Minute, status: "FAIL", code: device.CodeAmountMismatch, followUp: true},
 		{name: "refused cancel then inquiry says paid", script: alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Processing(2), alipaytest.Success()}, Cancel: []alipaytest.Step{alipaytest.Refuse("ORDER_IS_CLOSED")}},
 			cancel: true, deadline: time.Minute, status: "SUCCESS"},
 		{name: "payment Alipay never knew fails after the grace", script: alipaytest.Script{},
@@ -231,7 +231,7 @@ func TestRestartResumesPollingAndResendsResults(t *testing.T) {
 	r.srv.Script("late", alipaytest.Script{})
 	r.start(opts)
 	r.reg.waitResults("done", before+1) // the RESULT of done resent
-	if res := r.reg.result("late"); res.Status != "CANCELLED" || res.Code != reasonTimeout {
+	if res := r.reg.result("late"); res.Status != "CANCELLED" || res.Code != device.CodeTimeout {
 		t.Errorf("late payment RESULT %+v, want CANCELLED TIMEOUT", res)
 	}
 	// "open" was not final before the stop and its deadline passed too; the

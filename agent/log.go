@@ -4,11 +4,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/mattn/go-colorable"
-	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 )
 
@@ -44,54 +42,3 @@ func parseLevel(level string) (zerolog.Level, error) {
 	}
 	return zerolog.NoLevel, fmt.Errorf("log level %q is not known; use debug, info, warn or error", level)
 }
-
-// IsTerminal reports whether w is a terminal (including a Cygwin or MSYS
-// terminal on Windows), where people rather than programs read the log.
-func IsTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	return isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd())
-}
-
-// OpenLog returns the logger the [log] section asks for. With File set the
-// log is appended to that file (its folder created if missing), and the
-// returned Closer closes it; otherwise the log goes to stderr and the Closer
-// does nothing. The console format is used when the destination is a
-// terminal, JSON otherwise.
-func OpenLog(cfg LogSection, stderr io.Writer) (zerolog.Logger, io.Closer, error) {
-	var w io.Writer = stderr
-	var closer io.Closer = nopCloser{}
-	if cfg.File != "" {
-		f, err := openLogFile(cfg.File)
-		if err != nil {
-			return zerolog.Nop(), nil, err
-		}
-		w, closer = f, f
-	}
-	log, err := NewLogger(w, cfg.Level, IsTerminal(w))
-	if err != nil {
-		closer.Close()
-		return zerolog.Nop(), nil, err
-	}
-	return log, closer, nil
-}
-
-// openLogFile opens path for appending, creating it and its folder when
-// they do not exist. The log holds payment ids and amounts, so it is not
-// world-readable.
-func openLogFile(path string) (*os.File, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return nil, fmt.Errorf("cannot create the folder of log file %s; check log.file and the folder's permissions: %w", path, err)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
-	if err != nil {
-		return nil, fmt.Errorf("cannot open log file %s for appending; check log.file and the file's permissions: %w", path, err)
-	}
-	return f, nil
-}
-
-type nopCloser struct{}
-
-func (nopCloser) Close() error { return nil }

@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -83,69 +81,5 @@ func TestNewLoggerConsoleIsNotJSON(t *testing.T) {
 		if !strings.Contains(out, part) {
 			t.Errorf("console output %q lacks %q", out, part)
 		}
-	}
-}
-
-func TestIsTerminalFalseForFilesAndBuffers(t *testing.T) {
-	f, err := os.Create(filepath.Join(t.TempDir(), "out"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	if IsTerminal(f) {
-		t.Error("IsTerminal(regular file) = true")
-	}
-	if IsTerminal(&bytes.Buffer{}) {
-		t.Error("IsTerminal(buffer) = true")
-	}
-}
-
-func TestOpenLogAppendsJSONToFile(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "logs", "posagent.log")
-	for _, msg := range []string{"first", "second"} {
-		log, closer, err := OpenLog(LogSection{Level: "info", File: path}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		log.Info().Msg(msg)
-		if err := closer.Close(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	events := jsonLines(t, data)
-	if len(events) != 2 || events[0]["message"] != "first" || events[1]["message"] != "second" {
-		t.Errorf("log file holds %v, want first then second", events)
-	}
-}
-
-func TestOpenLogWritesToStderrWithoutFile(t *testing.T) {
-	var stderr bytes.Buffer
-	log, closer, err := OpenLog(LogSection{Level: "warn"}, &stderr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closer.Close()
-	log.Info().Msg("dropped")
-	log.Warn().Msg("kept")
-	events := jsonLines(t, stderr.Bytes())
-	if len(events) != 1 || events[0]["message"] != "kept" || events[0]["level"] != "warn" {
-		t.Errorf("stderr holds %v, want the one warning", events)
-	}
-}
-
-func TestOpenLogReportsUnusableFile(t *testing.T) {
-	dir := t.TempDir()
-	blocker := filepath.Join(dir, "file")
-	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	// A regular file where the log's folder should be.
-	_, _, err := OpenLog(LogSection{Level: "info", File: filepath.Join(blocker, "posagent.log")}, nil)
-	if err == nil || !strings.Contains(err.Error(), "log.file") {
-		t.Errorf("OpenLog under a file = %v, want an error naming log.file", err)
 	}
 }

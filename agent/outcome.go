@@ -8,14 +8,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/posagent/posagent/alipay"
+	"github.com/posagent/posagent/device"
 	"github.com/posagent/posagent/queue"
-)
-
-// Cancel reasons, sent as the RESULT code of a payment the agent cancelled.
-const (
-	reasonRegister = "REGISTER_CANCEL"
-	reasonTimeout  = "TIMEOUT"
-	reasonMismatch = "AMOUNT_MISMATCH"
 )
 
 // Alipay result codes the agent acts on. codeNotExist is also the RESULT
@@ -184,7 +178,7 @@ func (a *Agent) inquired(p *queue.Payment, o outcome, st *queue.Step, now time.T
 		case o.act == actLate:
 			st.Next = now.Add(a.latePace())
 		case o.act == actLook:
-			st.Cancel, st.Event.Note = reasonTimeout, noteLookThenCancel
+			st.Cancel, st.Event.Note = device.CodeTimeout, noteLookThenCancel
 			st.Next = now.Add(a.gap())
 		case o.act == actVerify:
 			// The next cancel waits longer after each refusal (rule 9).
@@ -201,7 +195,7 @@ func (a *Agent) inquired(p *queue.Payment, o outcome, st *queue.Step, now time.T
 			// No answer at the deadline: the cancel goes ahead, at the pace
 			// the failure allows. A payment salvage brought back waits for
 			// a verified answer first.
-			st.Cancel, st.Event.Note = reasonTimeout, noteLookThenCancel
+			st.Cancel, st.Event.Note = device.CodeTimeout, noteLookThenCancel
 		}
 		st.Next = now.Add(wait)
 	}
@@ -224,16 +218,16 @@ func (a *Agent) paid(p *queue.Payment, o outcome, st *queue.Step, now time.Time)
 		st.Event.Note = "amount or currency differs from the PAY"
 		if t.Refusals > 0 || o.act == actLate {
 			st.Result = &queue.Result{
-				Status: queue.Fail, PaymentID: r.PaymentID, Code: reasonMismatch,
+				Status: queue.Fail, PaymentID: r.PaymentID, Code: device.CodeAmountMismatch,
 				Message: "amount or currency differs from the sale", Time: alipayTime(r.PaymentTime, now),
 			}
 			st.FollowUp = followUpMismatch
 			return
 		}
-		st.Cancel, st.Next = reasonMismatch, now.Add(a.gap())
+		st.Cancel, st.Next = device.CodeAmountMismatch, now.Add(a.gap())
 		return
 	}
-	if p.State == queue.Cancelling && p.CancelReason != reasonTimeout && t.Refusals == 0 && o.act != actLate {
+	if p.State == queue.Cancelling && p.CancelReason != device.CodeTimeout && t.Refusals == 0 && o.act != actLate {
 		// The register (or an amount mismatch) asked to cancel and no cancel
 		// has been refused: the cancel goes ahead (a paid payment is
 		// refunded in full).
@@ -351,17 +345,17 @@ func cancelledResult(p *queue.Payment, t *queue.Track, pid, at string, now time.
 func cancelCode(p *queue.Payment, t *queue.Track) string {
 	switch {
 	case t.Mismatch:
-		return reasonMismatch
+		return device.CodeAmountMismatch
 	case p.CancelReason == "":
-		return reasonTimeout
+		return device.CodeTimeout
 	}
 	return p.CancelReason
 }
 
 var cancelMessages = map[string]string{
-	reasonRegister: "cancelled at the register",
-	reasonTimeout:  "not paid in time",
-	reasonMismatch: "amount or currency differs from the sale",
+	device.CodeRegisterCancel: "cancelled at the register",
+	device.CodeTimeout:        "not paid in time",
+	device.CodeAmountMismatch: "amount or currency differs from the sale",
 }
 
 // callEvent is the audit entry of an outcome. An answer whose signature

@@ -4,19 +4,88 @@ import (
 	"errors"
 	"time"
 
+	"github.com/posagent/posagent/device"
 	"github.com/posagent/posagent/queue"
 )
 
-// STATUS states and REJECTED codes of the register protocol.
+// request is what the register sent, as the agent acts on it; fromDevice
+// makes one from each of the link's events.
+type request struct {
+	kind    requestKind
+	req     string // the request id as received, for every request
+	pay     pay    // a valid PAY
+	invalid string // for an invalid PAY: "key: rule"
+	err     string // for a link that went down: why
+	device  string // for a link that came up: the device opened
+	usb     string // and its USB identity, where known
+}
+
+// requestKind tells requests apart.
+type requestKind int
+
 const (
-	stateAccepted   = "ACCEPTED"
-	stateUnknown    = "UNKNOWN"
-	stateRejected   = "REJECTED"
-	codeInvalid     = "INVALID_FIELD"
-	codeConflict    = "CONFLICT"
-	codeStorage     = "STORAGE_ERROR"
-	maxEchoedReqLen = 64
+	reqPay requestKind = iota
+	reqInvalidPay
+	reqCancel
+	reqQuery
+	reqDone
+	reqHello  // a HELLO exchange completed: resend every unconfirmed RESULT
+	reqLinkUp // the port is open
+	reqLinkDown
+	reqOpenFailed // the port could not be opened; the link tries again
+	reqUnknownReq // a CANCEL or QUERY whose req is invalid: answered UNKNOWN
+	reqIgnore
 )
+
+// handle acts on one request from the register, answering it when the
+// protocol asks for an answer.
+func (a *Agent) handle(r request) {
+	now := a.now()
+	switch r.kind {
+	case reqPay:
+		a.enqueue(statusMessage(a.handlePay(r.pay, now)))
+	case reqInvalidPay:
+		a.log.Warn().Str("req", cut(r.req, maxEchoedReqLen)).Str("problem", r.invalid).Msg("PAY rejected: invalid field")
+		a.enqueue(statusMessage(reply{req: r.req, state: device.StateRejected, code: device.CodeInvalidField, msg: r.invalid}))
+	case reqCancel:
+		if s, ok := a.handleCancel(r.req, now); ok {
+			a.enqueue(statusMessage(s))
+		}
+	case reqQuery:
+		if s, ok := a.handleQuery(r.req); ok {
+			a.enqueue(statusMessage(s))
+		}
+	case reqUnknownReq:
+		a.enqueue(statusMessage(reply{req: r.req, state: device.StateUnknown}))
+	case reqOpenFailed:
+		// The line logs the failure itself; the status page shows it.
+		a.setState(func(s *Snapshot) { s.LinkError = r.err })
+	case reqDone:
+		a.handleDone(r.req, now)
+	case reqHello:
+		a.resendAll(now)
+	case reqLinkUp, reqLinkDown:
+		up := r.kind == reqLinkUp
+		if up == a.linkUp {
+			return
+		}
+		a.linkUp = up
+		a.setState(func(s *Snapshot) {
+			s.LinkUp, s.LinkSince, s.LinkError = up, now, r.err
+			if up {
+				s.LinkDevice, s.LinkUSB = r.device, r.usb
+			}
+		})
+		if up {
+			a.log.Info().Msg("register link up")
+		} else {
+			a.log.Warn().Str("why", r.err).Msg("register link down")
+		}
+	}
+}
+
+// maxEchoedReqLen bounds the req a STATUS echoes (register protocol).
+const maxEchoedReqLen = 64
 
 // pay is a PAY whose fields passed the protocol's rules.
 type pay struct {
@@ -50,10 +119,10 @@ func (a *Agent) handlePay(m pay, now time.Time) reply {
 	switch {
 	case errors.Is(err, queue.ErrConflict):
 		a.log.Warn().Err(err).Str("req", m.req).Msg("PAY rejected: the request id is known with other payment details")
-		return reply{req: m.req, state: stateRejected, code: codeConflict, msg: "req: already used with another amt, cur or pid"}
+		return reply{req: m.req, state: device.StateRejected, code: device.CodeConflict, msg: "req: already used with another amt, cur or pid"}
 	case err != nil:
 		a.log.Error().Err(err).Str("req", m.req).Msg("PAY rejected: it could not be stored; the register may send it again")
-		return reply{req: m.req, state: stateRejected, code: codeStorage, msg: "payment could not be stored; try again"}
+		return reply{req: m.req, state: device.StateRejected, code: device.CodeStorageError, msg: "payment could not be stored; try again"}
 	}
 	if created {
 		a.schedule(p.RequestID, p.NextAt, now)
@@ -66,7 +135,7 @@ func (a *Agent) handlePay(m pay, now time.Time) reply {
 		a.setState(func(s *Snapshot) { s.Accepted++ })
 	}
 	if !p.State.Final() {
-		return reply{req: p.RequestID, state: stateAccepted}
+		return reply{req: p.RequestID, state: device.StateAccepted}
 	}
 	return a.stateOf(&p)
 }
@@ -80,11 +149,11 @@ func (a *Agent) handleCancel(req string, now time.Time) (reply, bool) {
 		return a.missing(req, "CANCEL", err)
 	}
 	if p.State == queue.Pending {
-		if err := a.store.StartCancel(req, reasonRegister, now); err != nil {
+		if err := a.store.StartCancel(req, device.CodeRegisterCancel, now); err != nil {
 			a.storeError(req, "start the cancel", err)
 			return reply{}, false
 		}
-		a.log.Info().Str("req", req).Str("reason", reasonRegister).Msg("register asked to cancel")
+		a.log.Info().Str("req", req).Str("reason", device.CodeRegisterCancel).Msg("register asked to cancel")
 		if _, busy := a.inflight[req]; !busy {
 			a.schedule(req, now, now)
 		}
@@ -126,7 +195,7 @@ func (a *Agent) handleDone(req string, now time.Time) {
 // asks again after its T3).
 func (a *Agent) missing(req, what string, err error) (reply, bool) {
 	if errors.Is(err, queue.ErrNotFound) {
-		return reply{req: req, state: stateUnknown}, true
+		return reply{req: req, state: device.StateUnknown}, true
 	}
 	a.log.Error().Err(err).Str("req", req).Msgf("cannot read the payment to answer a %s; the register will ask again", what)
 	return reply{}, false

@@ -11,6 +11,7 @@ import (
 
 	"github.com/posagent/posagent/alipay"
 	"github.com/posagent/posagent/alipay/alipaytest"
+	"github.com/posagent/posagent/device"
 	"github.com/posagent/posagent/queue"
 )
 
@@ -126,7 +127,7 @@ func TestRefusedCancelsAreRetriedWithGrowingPauses(t *testing.T) {
 	opts.Polling.CancelAfter = 100 * time.Millisecond
 	r.start(opts)
 	r.pay(req, 100, 0)
-	if res := r.reg.result(req); res.Status != "CANCELLED" || res.Code != reasonTimeout {
+	if res := r.reg.result(req); res.Status != "CANCELLED" || res.Code != device.CodeTimeout {
 		t.Fatalf("RESULT %+v, want CANCELLED TIMEOUT once the cancel goes through", res)
 	}
 	cancels := callsOf(r.srv, alipay.APICancel, req)
@@ -296,7 +297,7 @@ func TestMismatchIsNeverForgottenForSuccess(t *testing.T) {
 	})
 	r.start(testOptions())
 	r.pay(req, 100, 0)
-	if res := r.reg.result(req); res.Status == "SUCCESS" || res.Code != reasonMismatch {
+	if res := r.reg.result(req); res.Status == "SUCCESS" || res.Code != device.CodeAmountMismatch {
 		t.Fatalf("RESULT %+v, want AMOUNT_MISMATCH and never SUCCESS", res)
 	}
 }

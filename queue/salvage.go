@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -130,6 +131,11 @@ func (s *Store) salvage(problem error, size int64, timeout time.Duration) error 
 	if err := os.Rename(tmp, s.path); err != nil {
 		return fmt.Errorf("the store %s was damaged and moved to %s, but the saved payments in %s could not be put in its place: %w", s.path, moved, tmp, err)
 	}
+	// Until the folder is synced, a power cut can bring the damaged file
+	// back in place of the fresh one, with every payment accepted since.
+	if err := syncDir(filepath.Dir(s.path)); err != nil {
+		return fmt.Errorf("the store %s was salvaged, but its folder could not be synced to make that last: %w", s.path, err)
+	}
 	db, file, err := openBolt(s.path, false, timeout)
 	if err != nil {
 		return fmt.Errorf("the store %s was damaged and moved to %s, but the fresh file does not open: %w", s.path, moved, err)
@@ -165,6 +171,9 @@ func finishSalvage(path string) error {
 	if err := os.Rename(salvageName(path), path); err != nil {
 		return fmt.Errorf("put the salvaged store %s in place: %w", salvageName(path), err)
 	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return fmt.Errorf("put the salvaged store %s in place: %w", salvageName(path), err)
+	}
 	return nil
 }
 
@@ -185,6 +194,9 @@ func writeSalvage(path string, found map[string]Payment, ids []string, history [
 		if err := putSalvages(tx, history); err != nil {
 			return err
 		}
+		// The records go in in key order, so full pages lose no room and
+		// the fresh file is written with about half the pages.
+		tx.Bucket(bucketPayments).FillPercent = 1.0
 		for _, id := range ids {
 			p := found[id]
 			if err := writeRecord(tx, nil, &p); err != nil {

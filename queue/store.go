@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -93,6 +94,14 @@ func Open(path string, opts Options) (*Store, error) {
 		}
 		if err == nil {
 			err = s.open(false, opts.LockTimeout)
+		}
+		if err == nil && found <= 0 {
+			// bbolt created the file: its name is durable only once the
+			// folder is synced, and every payment hangs on it.
+			if err := syncDir(filepath.Dir(path)); err != nil {
+				s.db.Close()
+				return nil, fmt.Errorf("the store %s was created, but its folder could not be synced to make that last; check the folder: %w", path, err)
+			}
 		}
 	}
 	if err == nil {

@@ -54,7 +54,7 @@ func OpenLog(name, file string, stderr io.Writer) (*LogOutput, error) {
 			main = journalWriter{stderr}
 			out.journal = true
 		} else {
-			main = textWriter(stderr, !isTerminal(stderr))
+			main = textWriter(stderr, !IsTerminal(stderr))
 		}
 	} else {
 		abs, err := filepath.Abs(file)
@@ -129,7 +129,9 @@ func writeUnstamped(w io.Writer, p []byte) error {
 	return err
 }
 
-func isTerminal(w io.Writer) bool {
+// IsTerminal reports whether w is a terminal (including a Cygwin or MSYS
+// terminal on Windows), where people rather than programs read the log.
+func IsTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }

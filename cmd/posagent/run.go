@@ -55,7 +55,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		var w io.Writer = out
 		console := false
 		if out.File() == "" && !out.Journal() {
-			w, console = stderr, agent.IsTerminal(stderr)
+			w, console = stderr, service.IsTerminal(stderr)
 		}
 		log, err := agent.NewLogger(w, cfg.Log.Level, console)
 		if err != nil {

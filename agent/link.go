@@ -2,12 +2,13 @@ package agent
 
 import (
 	"context"
+	"time"
 
 	"github.com/posagent/posagent/device"
 )
 
-// Register is the serial link to the cash register (*device.Line).
-type Register interface {
+// Link is the serial link to the cash register (*device.Line).
+type Link interface {
 	// Run opens the port and keeps the link up until ctx ends.
 	Run(ctx context.Context) error
 	// Events delivers what the register sent, already acknowledged, and the
@@ -24,44 +25,62 @@ func fromDevice(ev device.Event) request {
 	case device.Received:
 		switch m := ev.Msg.(type) {
 		case device.Pay:
-			return request{what: reqPay, req: m.Req, pay: pay{
+			return request{kind: reqPay, req: m.Req, pay: pay{
 				req: m.Req, pid: m.PID, amt: m.Amount, cur: m.Currency, lane: m.Lane, exp: m.Expiry,
 			}}
 		case device.Cancel:
-			return request{what: reqCancel, req: m.Req}
+			return request{kind: reqCancel, req: m.Req}
 		case device.Query:
-			return request{what: reqQuery, req: m.Req}
+			return request{kind: reqQuery, req: m.Req}
 		case device.Done:
-			return request{what: reqDone, req: m.Req}
+			return request{kind: reqDone, req: m.Req}
 		}
 	case device.Invalid:
 		if ev.Type == device.TypePay && ev.Err != nil {
-			return request{what: reqInvalidPay, req: ev.Req, invalid: ev.Err.Error()}
+			return request{kind: reqInvalidPay, req: ev.Req, invalid: ev.Err.Error()}
 		}
 		if ev.Type == device.TypePay {
-			return request{what: reqInvalidPay, req: ev.Req, invalid: "payload: fields break the protocol's rules"}
+			return request{kind: reqInvalidPay, req: ev.Req, invalid: "payload: fields break the protocol's rules"}
 		}
 		// An invalid CANCEL or QUERY has no req to look up; the protocol
 		// defines no answer but REJECTED for a PAY.
 		if ev.Type == device.TypeCancel || ev.Type == device.TypeQuery {
-			return request{what: reqUnknownReq, req: ev.Req}
+			return request{kind: reqUnknownReq, req: ev.Req}
 		}
 	case device.HelloDone:
-		return request{what: reqHello}
+		return request{kind: reqHello}
 	case device.LinkUp:
-		return request{what: reqLinkUp, device: ev.Port, usb: ev.USB}
+		return request{kind: reqLinkUp, device: ev.Port, usb: ev.USB}
 	case device.LinkDown:
 		why := ""
 		if ev.Err != nil {
 			why = ev.Err.Error()
 		}
-		return request{what: reqLinkDown, err: why}
+		return request{kind: reqLinkDown, err: why}
 	case device.OpenFailed:
 		why := ""
 		if ev.Err != nil {
 			why = ev.Err.Error()
 		}
-		return request{what: reqOpenFailed, err: why}
+		return request{kind: reqOpenFailed, err: why}
 	}
-	return request{what: reqIgnore}
+	return request{kind: reqIgnore}
+}
+
+// send hands queued messages to the link one by one until ctx ends. A
+// message the link cannot take (it is down) is dropped: the register asks
+// again for a STATUS, and RESULTs are resent from the outbox.
+func (a *Agent) send(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m := <-a.out:
+			sendCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			if err := a.register.Send(sendCtx, m); err != nil && ctx.Err() == nil {
+				a.log.Debug().Err(err).Str("type", string(m.Type())).Msg("message not sent")
+			}
+			cancel()
+		}
+	}
 }
