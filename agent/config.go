@@ -89,6 +89,9 @@ type LogSection struct {
 type StatusSection struct {
 	Listen      string `toml:"listen"`       // host:port, or empty to turn the endpoint off
 	AllowRemote bool   `toml:"allow_remote"` // permit a listen address that is not loopback
+	// TokenFile holds the bearer token a listen address that is not
+	// loopback demands of every request but /healthz.
+	TokenFile string `toml:"token_file"`
 }
 
 // Defaults for every key that has one. Paths that depend on the platform come
@@ -102,6 +105,9 @@ const (
 	defaultAbsentGrace = 2 * time.Minute
 	defaultRetention   = 720 * time.Hour
 	defaultStatus      = "127.0.0.1:8765"
+	// defaultTokenFile is relative, so it lies next to the configuration
+	// file: /etc/posagent/status.token where the packages put it.
+	defaultTokenFile = "status.token"
 )
 
 // platformDirs are the folders posagent uses by default, given for each
@@ -113,7 +119,8 @@ type platformDirs struct {
 
 // DefaultConfig returns the configuration used for every key the file leaves
 // out. Its register.port, alipay.client_id and key files are empty: those have
-// no sensible default and LoadConfig requires them.
+// no sensible default and LoadConfig requires them. Its status.token_file is
+// relative: LoadConfig takes it in the configuration file's folder.
 func DefaultConfig() Config {
 	dirs := platformDefaults()
 	return Config{
@@ -138,7 +145,7 @@ func DefaultConfig() Config {
 			Retention: defaultRetention,
 		},
 		Log:    LogSection{Level: "info"},
-		Status: StatusSection{Listen: defaultStatus},
+		Status: StatusSection{Listen: defaultStatus, TokenFile: defaultTokenFile},
 	}
 }
 

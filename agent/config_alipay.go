@@ -42,9 +42,12 @@ func (c *Config) problem(key string, err error) Problem {
 
 // CheckConfig does what `posagent config check` promises: it loads and
 // checks the configuration file at path and then the key files it names,
-// makes sure alipay.NewClient takes the result, and returns both ready for
-// use. The error is LoadConfig's, or a *ConfigError listing every problem
-// with the key files or the [alipay] section.
+// makes sure alipay.NewClient takes the result, checks status.token_file
+// when status.listen demands a token, and returns the configuration and the
+// client's ready for use. The error is LoadConfig's, or a *ConfigError
+// listing every problem with the key files, the [alipay] section or the
+// token file. A missing token file is no problem where `posagent run`
+// writes it (Windows).
 func CheckConfig(path string) (*Config, alipay.Config, error) {
 	cfg, err := LoadConfig(path)
 	if err != nil {
@@ -67,6 +70,9 @@ func CheckConfig(path string) (*Config, alipay.Config, error) {
 			problems = append(problems, Problem{File: path, Key: "alipay", Msg: e.Error()})
 		}
 		return nil, alipay.Config{}, &ConfigError{Problems: problems}
+	}
+	if err := cfg.checkStatusToken(); err != nil {
+		return nil, alipay.Config{}, err
 	}
 	return cfg, ac, nil
 }

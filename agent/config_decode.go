@@ -59,6 +59,7 @@ func configKeys() []configKey {
 
 		{"status", "listen", func(c *Config) any { return &c.Status.Listen }, `"127.0.0.1:8765"`},
 		{"status", "allow_remote", func(c *Config) any { return &c.Status.AllowRemote }, `false`},
+		{"status", "token_file", func(c *Config) any { return &c.Status.TokenFile }, `"status.token"`},
 	}
 }
 
@@ -199,14 +200,15 @@ func describe(v any) string {
 }
 
 // resolvePaths makes the file's relative paths relative to dir, the folder of
-// the file. Paths left at their defaults are absolute already; empty paths
-// stay empty.
+// the file. Paths left at their defaults are absolute already, but for
+// status.token_file, which lies next to the file; empty paths stay empty.
 func (d *decoder) resolvePaths(dir string) {
 	for _, p := range []*string{
 		&d.cfg.Alipay.PrivateKeyFile,
 		&d.cfg.Alipay.AlipayPublicKeyFile,
 		&d.cfg.Storage.Path,
 		&d.cfg.Log.File,
+		&d.cfg.Status.TokenFile,
 	} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)

@@ -94,7 +94,7 @@ func TestLoadConfigReadsEveryKey(t *testing.T) {
 			Retention: 2160 * time.Hour,
 		},
 		Log:    LogSection{Level: "debug", File: filepath.Join(dir, "posagent.log")},
-		Status: StatusSection{Listen: "0.0.0.0:9000", AllowRemote: true},
+		Status: StatusSection{Listen: "0.0.0.0:9000", AllowRemote: true, TokenFile: filepath.Join(dir, "keys", "status.token")},
 	}
 	got.lines = nil // checked by the tests of problems after loading
 	if !reflect.DeepEqual(got, want) {
@@ -115,6 +115,7 @@ func TestLoadConfigFillsDefaults(t *testing.T) {
 	want.Alipay.ClientID = "2188120000000000"
 	want.Alipay.PrivateKeyFile = filepath.Join(dir, "merchant_private_key.pem")
 	want.Alipay.AlipayPublicKeyFile = filepath.Join(dir, "alipay_public_key.pem")
+	want.Status.TokenFile = filepath.Join(dir, "status.token")
 	got.lines = nil
 	if !reflect.DeepEqual(*got, want) {
 		t.Errorf("LoadConfig(minimal.toml) =\n%+v\nwant\n%+v", *got, want)
@@ -143,6 +144,7 @@ func TestDefaultConfigMatchesDesign(t *testing.T) {
 		{"log.file", c.Log.File, ""},
 		{"status.listen", c.Status.Listen, "127.0.0.1:8765"},
 		{"status.allow_remote", c.Status.AllowRemote, false},
+		{"status.token_file, next to the configuration file", c.Status.TokenFile, "status.token"},
 		{"default path name", filepath.Base(DefaultConfigPath()), "posagent.toml"},
 		{"default path is absolute", filepath.IsAbs(DefaultConfigPath()), true},
 	}
@@ -339,6 +341,7 @@ func TestParseConfigRefusesBadValue(t *testing.T) {
 		{"status.listen", `"[::]:8765"`, "not a loopback address"},
 		{"status.listen", `"pos1.local:8765"`, "not a loopback address"},
 		{"status.allow_remote", `1`, "not true or false"},
+		{"status.token_file", `1`, "not a string"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key+"="+tt.value, func(t *testing.T) {

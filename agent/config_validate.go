@@ -214,8 +214,12 @@ func (d *decoder) validateStatus() {
 		d.problem("status.listen", `%q is not a host:port address; use one like "127.0.0.1:8765", or "" to turn the endpoint off`, s.Listen)
 		return
 	}
-	if !isLoopbackHost(host) && !s.AllowRemote {
+	switch {
+	case isLoopbackHost(host):
+	case !s.AllowRemote:
 		d.problem("status.listen", `%q is not a loopback address; the status endpoint shows payment details, so listen on 127.0.0.1, or set status.allow_remote = true to expose it on purpose`, s.Listen)
+	case s.TokenFile == "" && !d.failed("status.token_file"):
+		d.required("status.token_file", fmt.Sprintf(`status.listen %q can be reached from other hosts, which must give the token of this file; set it, like token_file = "status.token"`, s.Listen))
 	}
 }
 

@@ -37,7 +37,9 @@ var ErrChecksFailed = errors.New("some checks failed")
 // store is opened read-only, and the serial port is opened only when no
 // running agent holds the store.
 //
-// The checks: the configuration file; the key files and the key pair;
+// The checks: the configuration file, and status.token_file when
+// status.listen demands a token; the key files, the key pair, and who may
+// read the private key;
 // the payment store; the operator problem a running agent reports on its
 // status endpoint (Alipay refuses the credentials, knows none of the
 // register's payments, or answers with signatures that do not verify),
@@ -67,7 +69,9 @@ func Doctor(ctx context.Context, cfgPath string, out io.Writer, opts DoctorOptio
 		}
 		return err
 	}
-	if ws := cfg.Warnings(); len(ws) > 0 {
+	if err := cfg.checkStatusToken(); err != nil {
+		r.fail("config", err.Error())
+	} else if ws := cfg.Warnings(); len(ws) > 0 {
 		msg := []string{fmt.Sprintf("%s is valid, with warnings:", cfg.Path)}
 		for _, w := range ws {
 			msg = append(msg, w.String())

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-	"github.com/posagent/posagent/agent/status"
 )
 
 // statusAskTimeout bounds one question to a running agent's status
@@ -30,7 +28,12 @@ func checkAgent(ctx context.Context, r *doctorReport, cfg *Config, held bool) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, statusAskTimeout)
 	defer cancel()
-	snap, err := status.NewClient(cfg.Status.Listen).Status(ctx)
+	client, err := cfg.StatusEndpoint().Client()
+	if err != nil {
+		r.skip("agent", fmt.Sprintf("cannot ask the running posagent (%v); its log names any operator problem", err))
+		return
+	}
+	snap, err := client.Status(ctx)
 	if err != nil {
 		r.skip("agent", fmt.Sprintf("cannot read the running posagent's state (%v); its log names any operator problem", err))
 		return

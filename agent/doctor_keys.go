@@ -13,6 +13,8 @@ import (
 // test string signed with the private key must verify with its public half.
 // It also catches the Alipay public key file holding the merchant's own
 // public key, a common mix-up when both are downloaded from the portal.
+// It fails too, while still calling the keys usable, when other users may
+// read the merchant private key file (keyExposure).
 // It returns the client configuration and whether the keys are usable.
 func checkKeys(r *doctorReport, cfg *Config) (alipay.Config, bool) {
 	ac, err := cfg.AlipayConfig()
@@ -46,7 +48,16 @@ func checkKeys(r *doctorReport, cfg *Config) (alipay.Config, bool) {
 		r.fail("keys", fmt.Sprintf("%s holds the merchant's own public key, not Alipay's; download the Alipay public key from the Antom portal into alipay.alipay_public_key_file", cfg.Alipay.AlipayPublicKeyFile))
 		return ac, false
 	}
-	r.pass("keys", fmt.Sprintf("merchant private key (%d bits) signs and verifies a test string; Alipay public key %d bits; key version %d",
-		priv.N.BitLen(), pub.N.BitLen(), ac.KeyVersion))
+	// A key others can read still works, so the checks that use it run.
+	exposed, err := keyExposure(cfg.Alipay.PrivateKeyFile)
+	switch {
+	case err != nil:
+		r.warn("keys", fmt.Sprintf("the key pair works, but who may read the merchant private key file cannot be told (%v); check its permissions by hand", err))
+	case exposed != "":
+		r.fail("keys", keyExposedMsg(cfg.Alipay.PrivateKeyFile, exposed))
+	default:
+		r.pass("keys", fmt.Sprintf("merchant private key (%d bits) signs and verifies a test string, and other users may not read it; Alipay public key %d bits; key version %d",
+			priv.N.BitLen(), pub.N.BitLen(), ac.KeyVersion))
+	}
 	return ac, true
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/posagent/posagent/agent/status"
 	"github.com/posagent/posagent/alipay"
 	"github.com/posagent/posagent/queue"
 )
@@ -100,8 +99,11 @@ func lastPayment(ctx context.Context, cfg *Config, held bool, since time.Time, l
 		}
 		ctx, cancel := context.WithTimeout(ctx, statusAskTimeout)
 		defer cancel()
-		var err error
-		if ps, err = status.NewClient(cfg.Status.Listen).List(ctx, f); err != nil {
+		client, err := cfg.StatusEndpoint().Client()
+		if err != nil {
+			return queue.Payment{}, false, err
+		}
+		if ps, err = client.List(ctx, f); err != nil {
 			return queue.Payment{}, false, err
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -36,6 +37,8 @@ type doctorSetup struct {
 	clientID string
 	store    string
 	listen   string // status.listen; empty (the endpoint off) unless a test runs one
+	// allowRemote is written as status.allow_remote.
+	allowRemote bool
 	// cancelAfter, when not empty, is written as polling.cancel_after.
 	cancelAfter string
 }
@@ -95,7 +98,8 @@ path = %q
 
 [status]
 listen = %q
-`, s.port, s.endpoint, s.clientID, s.store, s.listen)
+allow_remote = %v
+`, s.port, s.endpoint, s.clientID, s.store, s.listen, s.allowRemote)
 	if s.cancelAfter != "" {
 		cfg += fmt.Sprintf("\n[polling]\ncancel_after = %q\n", s.cancelAfter)
 	}
@@ -214,6 +218,20 @@ func TestDoctor(t *testing.T) {
 				"inquiry": {"SKIP", "key files"},
 				"payment": {"SKIP", "key files"},
 			},
+		},
+		{
+			name: "private key file readable by every user",
+			setup: func(t *testing.T, s *doctorSetup) {
+				if runtime.GOOS == "windows" {
+					t.Skip("file modes do not grant access on Windows; keyperm_windows_test.go covers its ACLs")
+				}
+				if err := os.Chmod(filepath.Join(s.dir, alipaytest.PrivateKeyFile), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			},
+			wantOK: false,
+			// The key still works: the checks that use it run.
+			want: map[string]want{"keys": {"FAIL", "can be read by other users (its mode 0644 gives every user access); whoever reads it can sign payments as the merchant, so restrict it: chown root:posagent"}},
 		},
 		{
 			name:   "wrong client id",

@@ -49,7 +49,7 @@ func exportStore(t *testing.T) (string, time.Time) {
 
 func export(t *testing.T, path string, since time.Time, format string) string {
 	t.Helper()
-	r, err := status.OpenReader(path, "", time.Second)
+	r, err := status.OpenReader(path, status.Endpoint{}, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func TestExportJSONSinceADate(t *testing.T) {
 
 func TestExportRefusesAnUnknownFormat(t *testing.T) {
 	path, _ := exportStore(t)
-	r, err := status.OpenReader(path, "", time.Second)
+	r, err := status.OpenReader(path, status.Endpoint{}, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

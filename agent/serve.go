@@ -21,9 +21,23 @@ import (
 //
 // Unless status.listen is empty, the status endpoint serves the agent's
 // state and payments there; an address that cannot be listened on stops
-// Serve at start too.
+// Serve at start too, and so does one that other hosts can reach without a
+// usable status.token_file (a *ConfigError): such a listener is never
+// served without its token.
+//
+// A merchant private key file that other users can read is logged as a
+// warning at start; the agent runs all the same.
 func Serve(ctx context.Context, cfg *Config, log zerolog.Logger, version string) (err error) {
 	apCfg, err := cfg.AlipayConfig()
+	if err != nil {
+		return err
+	}
+	if exposed, err := keyExposure(cfg.Alipay.PrivateKeyFile); err != nil {
+		log.Warn().Err(err).Str("file", cfg.Alipay.PrivateKeyFile).Msg("cannot tell who may read the merchant private key file")
+	} else if exposed != "" {
+		log.Warn().Str("file", cfg.Alipay.PrivateKeyFile).Msg(keyExposedMsg(cfg.Alipay.PrivateKeyFile, exposed))
+	}
+	token, err := statusToken(cfg, log)
 	if err != nil {
 		return err
 	}
@@ -76,16 +90,41 @@ func Serve(ctx context.Context, cfg *Config, log zerolog.Logger, version string)
 			Source:   status.SourceFunc(func() status.Snapshot { return a.statusSnapshot(info) }),
 			Payments: store,
 			Calls:    calls,
+			Token:    token,
 		})
 		page.Go(func() {
 			if err := status.Serve(ctx, ln, h); err != nil {
 				log.Error().Err(err).Msg("the status endpoint stopped; payments carry on")
 			}
 		})
-		log.Info().Str("listen", ln.Addr().String()).Msg("status endpoint up")
+		log.Info().Str("listen", ln.Addr().String()).Bool("token", token != "").Msg("status endpoint up")
 	}
 	err = a.Run(ctx)
 	cancel()
 	log.Info().Msg("posagent stopped")
 	return err
+}
+
+// statusToken returns the token the status endpoint must demand: "" for a
+// loopback listener or none, else the token of status.token_file, which
+// run writes first where it is missing on platforms where it does so
+// (runCreatesStatusToken).
+func statusToken(cfg *Config, log zerolog.Logger) (string, error) {
+	if cfg.Status.Listen == "" || !status.NeedsToken(cfg.Status.Listen) {
+		return "", nil
+	}
+	created, err := ensureStatusToken(cfg.Status.TokenFile)
+	if err != nil {
+		return "", &ConfigError{Problems: []Problem{cfg.problem("status.token_file", err)}}
+	}
+	if created {
+		log.Info().Str("file", cfg.Status.TokenFile).Msg("wrote a new random status token; head office sends it as Authorization: Bearer")
+	}
+	token, err := cfg.StatusToken()
+	if err == nil && token == "" {
+		// StatusToken reads a token for every listener NeedsToken names;
+		// should that ever change, the listener must still not go up.
+		err = fmt.Errorf("status.listen %s can be reached from other hosts but no token was read for it; set status.token_file", cfg.Status.Listen)
+	}
+	return token, err
 }

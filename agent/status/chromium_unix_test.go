@@ -117,7 +117,7 @@ listen = %q
 	if _, err := srv.WaitCalls(ctx, 2+len(pending)); err != nil {
 		t.Fatal(err)
 	}
-	snap, err := status.NewClient(addr).Status(ctx)
+	snap, err := status.NewClient(addr, "").Status(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,14 +17,16 @@ import (
 // Client reads a running agent's payments and state through its status
 // endpoint, for `posagent queue` while the agent holds the store.
 type Client struct {
-	base string // http://host:port
-	hc   *http.Client
+	base  string // http://host:port
+	token string // sent as a bearer token when not empty
+	hc    *http.Client
 }
 
 // NewClient returns a Client for the endpoint listening on addr (host:port,
-// as in status.listen). A host left empty or unspecified is taken as the
+// as in status.listen), sending token as "Authorization: Bearer token" when
+// it is not empty. A host left empty or unspecified is taken as the
 // loopback address.
-func NewClient(addr string) *Client {
+func NewClient(addr, token string) *Client {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		host, port = addr, ""
@@ -36,7 +38,7 @@ func NewClient(addr string) *Client {
 	if port != "" {
 		base = "http://" + net.JoinHostPort(host, port)
 	}
-	return &Client{base: base, hc: &http.Client{Timeout: 10 * time.Second}}
+	return &Client{base: base, token: token, hc: &http.Client{Timeout: 10 * time.Second}}
 }
 
 // Status returns the agent's state as /api/status gives it.
@@ -67,6 +69,9 @@ func (c *Client) get(ctx context.Context, path string, v any) error {
 	if err != nil {
 		return err
 	}
+	if c.token != "" {
+		r.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	resp, err := c.hc.Do(r)
 	if err != nil {
 		return fmt.Errorf("the running agent's status endpoint %s does not answer; check status.listen and that posagent runs: %w", c.base, err)
@@ -81,6 +86,9 @@ func (c *Client) get(ctx context.Context, path string, v any) error {
 		json.Unmarshal(body, &e)
 		if resp.StatusCode == http.StatusNotFound && e.Error != "" {
 			return fmt.Errorf("the running agent says: %s: %w", e.Error, queue.ErrNotFound)
+		}
+		if resp.StatusCode == http.StatusUnauthorized {
+			return fmt.Errorf("the running agent's status endpoint %s answered %s (%s); it must be sent the token of status.token_file, which only root and the posagent user may read (Windows: administrators), so run this as one of them", c.base, resp.Status, e.Error)
 		}
 		return fmt.Errorf("the running agent's status endpoint answered %s: %s", resp.Status, e.Error)
 	}

@@ -7,9 +7,10 @@ import (
 )
 
 // CheckListen reports whether addr (host:port) may be listened on. The status
-// endpoint shows payments and is not authenticated, so it is kept to the
-// loopback interface unless allowRemote says otherwise: an address whose host
-// is empty, a non-loopback IP or a name other than localhost is refused.
+// endpoint shows payments, so it is kept to the loopback interface unless
+// allowRemote says otherwise: an address whose host is empty, a non-loopback
+// IP or a name other than localhost is refused. Such an address, once
+// allowed, is served only with a bearer token (NeedsToken, Options.Token).
 func CheckListen(addr string, allowRemote bool) error {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {

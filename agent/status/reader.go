@@ -20,10 +20,36 @@ type Reader interface {
 	Close() error
 }
 
+// Endpoint is how to reach a running agent's status endpoint.
+type Endpoint struct {
+	Listen string // status.listen; empty when the endpoint is off
+	// Token reads the bearer token (status.token_file). It is called only
+	// when a listener on Listen demands one (NeedsToken), so that a user
+	// who cannot read the file can still read the store file itself. Nil
+	// sends no token.
+	Token func() (string, error)
+}
+
+// Client returns a Client for e, with the token when the listener demands
+// one.
+func (e Endpoint) Client() (*Client, error) {
+	if e.Listen == "" {
+		return nil, errors.New("status.listen is empty, so the running posagent has no status endpoint to ask; set status.listen and restart it")
+	}
+	token := ""
+	if NeedsToken(e.Listen) && e.Token != nil {
+		var err error
+		if token, err = e.Token(); err != nil {
+			return nil, fmt.Errorf("the running posagent's status endpoint %s needs the token of status.token_file, which cannot be used; run this as root or the posagent user: %w", e.Listen, err)
+		}
+	}
+	return NewClient(e.Listen, token), nil
+}
+
 // OpenReader opens the store at storePath read-only; when a running agent
 // holds it (the lock is not free within lockWait), it reads through that
-// agent's status endpoint at listen instead. Nothing is ever written.
-func OpenReader(storePath, listen string, lockWait time.Duration) (Reader, error) {
+// agent's status endpoint ep instead. Nothing is ever written.
+func OpenReader(storePath string, ep Endpoint, lockWait time.Duration) (Reader, error) {
 	store, err := queue.Open(storePath, queue.Options{ReadOnly: true, LockTimeout: lockWait})
 	if err == nil {
 		return storeReader{store}, nil
@@ -31,10 +57,14 @@ func OpenReader(storePath, listen string, lockWait time.Duration) (Reader, error
 	if !errors.Is(err, queue.ErrLocked) {
 		return nil, err
 	}
-	if listen == "" {
+	if ep.Listen == "" {
 		return nil, fmt.Errorf("a running posagent holds %s and its status endpoint is off (status.listen is empty); set status.listen and restart it, or stop it to read the file: %w", storePath, err)
 	}
-	return endpointReader{NewClient(listen)}, nil
+	c, cerr := ep.Client()
+	if cerr != nil {
+		return nil, fmt.Errorf("a running posagent holds %s: %w", storePath, cerr)
+	}
+	return endpointReader{c}, nil
 }
 
 // storeReader reads the store file.

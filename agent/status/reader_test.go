@@ -31,7 +31,7 @@ func TestOpenReaderReadsThroughTheRunningAgent(t *testing.T) {
 	addr := serveFixture(t, f)
 	ctx := context.Background()
 
-	r, err := OpenReader(f.store.Path(), addr, 100*time.Millisecond)
+	r, err := OpenReader(f.store.Path(), Endpoint{Listen: addr}, 100*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestOpenReaderReadsThroughTheRunningAgent(t *testing.T) {
 	if _, err := r.Get(ctx, "nope"); !errors.Is(err, queue.ErrNotFound) {
 		t.Errorf("Get(unknown) error = %v, want queue.ErrNotFound", err)
 	}
-	snap, err := NewClient(addr).Status(ctx)
+	snap, err := NewClient(addr, "").Status(ctx)
 	if err != nil || snap.Version != "1.2.3" || snap.Store.Pending != 1 {
 		t.Errorf("Status = %+v, %v; want the fixture's", snap, err)
 	}
@@ -72,7 +72,7 @@ func TestOpenReaderOpensTheFileWhenNoAgentRuns(t *testing.T) {
 	want, _ := f.store.List(queue.Filter{})
 	f.store.Close()
 
-	r, err := OpenReader(path, "127.0.0.1:1", time.Second)
+	r, err := OpenReader(path, Endpoint{Listen: "127.0.0.1:1"}, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func TestOpenReaderOpensTheFileWhenNoAgentRuns(t *testing.T) {
 
 func TestOpenReaderExplainsALockedStoreWithoutEndpoint(t *testing.T) {
 	f := newFixture(t)
-	_, err := OpenReader(f.store.Path(), "", 50*time.Millisecond)
+	_, err := OpenReader(f.store.Path(), Endpoint{}, 50*time.Millisecond)
 	if !errors.Is(err, queue.ErrLocked) || !strings.Contains(err.Error(), "status.listen") {
 		t.Errorf("error = %v, want ErrLocked explaining status.listen", err)
 	}

@@ -2,6 +2,7 @@ package status
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net"
@@ -34,6 +35,11 @@ type Options struct {
 	Calls *Calls
 	// Refresh is how often the page reloads itself; 5 s when zero.
 	Refresh time.Duration
+	// Token, when not empty, is demanded as "Authorization: Bearer Token"
+	// of every request but /healthz; others are answered 401. A listener
+	// that other hosts can reach (NeedsToken) must be served with one: the
+	// status pages show payment details.
+	Token string
 }
 
 // Server serves the status endpoints. It is an http.Handler.
@@ -42,6 +48,7 @@ type Server struct {
 	store   Payments
 	refresh time.Duration
 	mux     *http.ServeMux
+	handler http.Handler // mux, behind the token gate when there is a token
 }
 
 // NewServer returns a Server for opts. Its metrics registry is its own, so
@@ -71,6 +78,10 @@ func NewServer(opts Options) *Server {
 	s.mux.HandleFunc("GET /api/status", s.apiStatus)
 	s.mux.HandleFunc("GET /api/payments", s.apiPayments)
 	s.mux.HandleFunc("GET /api/payments/{req}", s.apiPayment)
+	s.handler = s.mux
+	if opts.Token != "" {
+		s.handler = &tokenGate{sum: sha256.Sum256([]byte(opts.Token)), next: s.mux}
+	}
 	return s
 }
 
@@ -83,7 +94,7 @@ func (s *Server) snapshot() Snapshot {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.mux.ServeHTTP(w, r)
+	s.handler.ServeHTTP(w, r)
 }
 
 // Listen opens the status listener on addr after CheckListen has allowed it,

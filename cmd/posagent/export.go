@@ -37,7 +37,7 @@ func runQueueExport(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprintln(stderr, err)
 		return exitUsage
 	}
-	r, err := status.OpenReader(cfg.Storage.Path, cfg.Status.Listen, time.Second)
+	r, err := status.OpenReader(cfg.Storage.Path, cfg.StatusEndpoint(), time.Second)
 	if err != nil {
 		fmt.Fprintf(stderr, "posagent queue export: %v\n", err)
 		return exitFailure

@@ -40,10 +40,10 @@ func commands() []command {
 		{"register-sim", "-port PATH", "act as a register on a real port, printing every frame, for line tests", runRegisterSim},
 		{"queue", "list|show REQ [-config PATH] [-json] | export [-since DATE] [-format csv|json]", "list the stored payments, show one with its audit trail, or export them all", runQueue},
 		{"inquire", "[-config PATH] (-request-id ID | -payment-id ID) [-json]", "one signed inquiryPayment; prints Alipay's verified answer", runInquire},
-		{"config", "check [-config PATH]", "validate the configuration and the key files; print warnings, which do not fail it", runConfig},
+		{"config", "check [-config PATH]", "validate the configuration, the key files and the status token file; print warnings, which do not fail it", runConfig},
 		{"ports", "[-json]", "list serial ports with USB VID:PID and serial number", runPorts},
 		{"service", "install|uninstall|start|stop|restart|status [-config PATH]", "install and control the system service", runService},
-		{"doctor", "[-config PATH]", "check config, keys, store, the running agent's problems, port, Alipay reachability, that Alipay knows the last payment, and the clock", runDoctor},
+		{"doctor", "[-config PATH]", "check config, keys (and who may read the private key), store, the running agent's problems, port, Alipay reachability, that Alipay knows the last payment, and the clock", runDoctor},
 		{"version", "", "print the version", runVersion},
 	}
 }

@@ -45,7 +45,7 @@ func runQueue(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	// The store file read-only, or the running agent's status endpoint
 	// while the agent holds the file.
-	store, err := status.OpenReader(cfg.Storage.Path, cfg.Status.Listen, time.Second)
+	store, err := status.OpenReader(cfg.Storage.Path, cfg.StatusEndpoint(), time.Second)
 	if err != nil {
 		fmt.Fprintf(stderr, "posagent queue: %v\n", err)
 		return exitFailure

@@ -1,12 +1,26 @@
 #!/bin/sh
-# After posagent's files are in place: make the state folder, enable the
-# service so it starts at every boot, and start it (or restart it after an
-# upgrade) when systemd is running.
+# After posagent's files are in place: make the state folder and the status
+# token, enable the service so it starts at every boot, and start it (or
+# restart it after an upgrade) when systemd is running.
 #
 # Arguments: deb "configure" [old version]; rpm 1 (install) or 2 (upgrade).
 set -e
 
 install -d -m 0750 -o posagent -g posagent /var/lib/posagent
+
+# The bearer token a status endpoint other hosts can reach demands
+# (status.token_file): 32 random bytes as 64 hex digits, readable by root and
+# the service alone. An existing file is kept, whatever it holds: a
+# technician may have rotated it, and head office may hold it.
+token=/etc/posagent/status.token
+if [ ! -e "$token" ]; then
+	tmp=$(mktemp /etc/posagent/.status.token.XXXXXX)
+	od -An -v -N32 -tx1 /dev/urandom | tr -d ' \n' >"$tmp"
+	echo >>"$tmp"
+	chown root:posagent "$tmp"
+	chmod 0640 "$tmp"
+	mv "$tmp" "$token"
+fi
 
 upgrade=no
 case "$1" in

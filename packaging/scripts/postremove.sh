@@ -12,6 +12,8 @@ fi
 
 case "$1" in
 purge)
+	# Written by postinstall, so not a conffile that dpkg purges itself.
+	rm -f /etc/posagent/status.token
 	echo "posagent: the payment store in /var/lib/posagent is kept; delete it by hand once it is no longer needed" >&2
 	;;
 esac
