@@ -140,7 +140,8 @@ func (a *Agent) inquired(p *queue.Payment, o outcome, st *queue.Step, now time.T
 	r := o.inquiry
 	class := alipay.ClassOf(r, o.err)
 	code := errorCode(o.err)
-	if a.learn(p.RequestID, t, class, code, now) {
+	about := a.learn(p.RequestID, t, class, code, now)
+	if about {
 		st.Checked = true // a verified answer: what salvage brought back has been looked at
 		a.knownAnswer(t)
 	}
@@ -149,7 +150,11 @@ func (a *Agent) inquired(p *queue.Payment, o outcome, st *queue.Step, now time.T
 			t.CreatedAt = at.UTC()
 		}
 	}
-	if o.act == actLook {
+	// A payment counts once towards the wrong-merchant problem, when its
+	// look ends: not again when the store refused to commit the answer and
+	// it is applied once more, nor at each unanswered look of a payment
+	// salvage brought back, which stays PENDING and looks again.
+	if o.act == actLook && !o.again && (about || !p.Recovered) {
 		a.reachedDeadline(p, t)
 	}
 	switch class {
