@@ -32,22 +32,7 @@ func TestOnePaymentCountsOnceTowardsTheWrongMerchantProblem(t *testing.T) {
 	}{
 		{"the store refuses the commit", func(*testing.T, string) queue.Options { return queue.Options{ReadOnly: true} }, notExist},
 		{"salvage brought it back", func(t *testing.T, path string) queue.Options {
-			data, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			// A bit flipped in every copy of the other payment's record.
-			for i := 0; ; i++ {
-				at := bytes.Index(data[i:], []byte(`{"req":"paid"`))
-				if at < 0 {
-					break
-				}
-				i += at
-				data[i+2] ^= 1
-			}
-			if err := os.WriteFile(path, data, 0o600); err != nil {
-				t.Fatal(err)
-			}
+			damageRecord(t, path, "paid")
 			return queue.Options{}
 		}, timeout},
 	} {
@@ -107,5 +92,27 @@ func TestOnePaymentCountsOnceTowardsTheWrongMerchantProblem(t *testing.T) {
 				t.Errorf("one payment unknown to Alipay (%d looks) raised the wrong-merchant problem: %q", looks, p)
 			}
 		})
+	}
+}
+
+// damageRecord flips a bit in every copy of payment req's record in the
+// closed store file at path, so that the next Open salvages the file (and
+// flags every unfinished payment Recovered).
+func damageRecord(t *testing.T, path, req string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		at := bytes.Index(data[i:], []byte(`{"req":"`+req+`"`))
+		if at < 0 {
+			break
+		}
+		i += at
+		data[i+2] ^= 1
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
