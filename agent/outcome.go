@@ -134,16 +134,25 @@ func (a *Agent) inquired(p *queue.Payment, o outcome, st *queue.Step, now time.T
 	r := o.inquiry
 	class := alipay.ClassOf(r, o.err)
 	code := errorCode(o.err)
-	if a.learn(p.RequestID, t, class, code, now) {
-		st.Checked = true // a verified answer: what salvage brought back has been looked at
+	about := a.learn(p.RequestID, t, class, code, now)
+	if about {
 		a.knownAnswer(t)
 	}
+	// What salvage brought back has been looked at once a verified answer
+	// said where the payment is (its status, or that Alipay has no record
+	// of it); a refusal that says nothing of it (PROCESS_FAIL) is not
+	// enough: the copy may be older than a SUCCESS already reported.
+	st.Checked = class == alipay.Final || class == alipay.NotFinal || class == alipay.Rejected && code == codeNotExist
 	if r != nil && o.err == nil {
 		if at, err := time.Parse(time.RFC3339, r.PaymentCreateTime); err == nil {
 			t.CreatedAt = at.UTC()
 		}
 	}
-	if o.act == actLook {
+	// A payment counts once towards the wrong-merchant problem, when its
+	// look ends: not again when the store refused to commit the answer and
+	// it is applied once more, nor at each unanswered look of a payment
+	// salvage brought back, which stays PENDING and looks again.
+	if o.act == actLook && !o.again && (st.Checked || !p.Recovered) {
 		a.reachedDeadline(p, t)
 	}
 	switch class {
@@ -177,6 +186,10 @@ func (a *Agent) inquired(p *queue.Payment, o outcome, st *queue.Step, now time.T
 		switch {
 		case o.act == actLate:
 			st.Next = now.Add(a.latePace())
+		case o.act == actLook && p.Recovered && !st.Checked:
+			// No cancel of a payment salvage brought back before Alipay
+			// said where it is.
+			st.Next = now.Add(a.opts.Polling.Interval)
 		case o.act == actLook:
 			st.Cancel, st.Event.Note = device.CodeTimeout, noteLookThenCancel
 			st.Next = now.Add(a.gap())
@@ -227,10 +240,12 @@ func (a *Agent) paid(p *queue.Payment, o outcome, st *queue.Step, now time.Time)
 		st.Cancel, st.Next = device.CodeAmountMismatch, now.Add(a.gap())
 		return
 	}
-	if p.State == queue.Cancelling && p.CancelReason != device.CodeTimeout && t.Refusals == 0 && o.act != actLate {
+	if p.State == queue.Cancelling && p.CancelReason != device.CodeTimeout && t.Refusals == 0 && o.act != actLate && !p.Recovered {
 		// The register (or an amount mismatch) asked to cancel and no cancel
 		// has been refused: the cancel goes ahead (a paid payment is
-		// refunded in full).
+		// refunded in full). Not so for a payment salvage brought back: its
+		// copy may be older than a SUCCESS already reported, so paid is
+		// SUCCESS, and it is flagged for a person already.
 		st.Event.Note = "paid, but a cancel is under way; cancelling"
 		st.Next = now.Add(a.gap())
 		return

@@ -38,6 +38,14 @@ package agent
 //     that timed out, got U or 5xx may or may not have reached Alipay: a
 //     cancel among them may have taken effect. Only a verified answer tells
 //     the truth, and it always does.
+//   - The agent may be set up for another merchant than the register's
+//     pay calls go to (another client id, sandbox against live): while it
+//     is, every verified answer about every payment is F ORDER_NOT_EXIST and
+//     no cancel of the agent's has any effect, while the register's payments
+//     go on at the merchant the agent cannot see (simAlipay.misconfigured).
+//   - The agent may hold a wrong Alipay public key, or Alipay rotated its
+//     key: while it does, every answer that carries a signature fails to
+//     verify (simAlipay.badKey), though the calls take effect at Alipay.
 
 import (
 	"errors"
@@ -71,6 +79,9 @@ type simTruth struct {
 	failure string
 	// cancelled is when a cancel took effect; zero: never.
 	cancelled time.Time
+	// unseen: the agent asked about it while it was set up for another
+	// merchant, which could not see it.
+	unseen bool
 }
 
 // status returns the payment's status at true time at; "" while Alipay does
@@ -135,6 +146,16 @@ func (k simKind) reaches(rng *rand.Rand) bool {
 	return false
 }
 
+// signed reports whether an answer of this kind carries a signature, which
+// the agent's key must verify.
+func (k simKind) signed() bool {
+	switch k {
+	case kindHTTP429, kind5xx, kindTimeout, kindUnsigned:
+		return false
+	}
+	return true
+}
+
 // simFaults is a history's mix of answer kinds, as weights.
 type simFaults [simKinds]int
 
@@ -197,6 +218,11 @@ type simAlipay struct {
 	faults simFaults
 	truths map[string]*simTruth
 	pays   map[string]alipay.Amount // the PAY each req was accepted with
+	// misconfigured: the agent asks a merchant that knows none of the
+	// register's payments (sim_test.go's planWorld sets and clears it).
+	misconfigured bool
+	// badKey: no signature of Alipay's verifies with the agent's key.
+	badKey bool
 }
 
 func newSimAlipay(rng *rand.Rand) *simAlipay {
@@ -268,7 +294,14 @@ func (w *simAlipay) serve(c simCall, k simKind, reached bool, at time.Time) (sim
 		said  simSaid
 		truth simAnswer
 	)
-	if reached {
+	switch {
+	case w.misconfigured:
+		// The call went to a merchant that knows none of the register's
+		// payments: it changes nothing, and what it verifiably says about
+		// any payment is ORDER_NOT_EXIST.
+		p.unseen = true
+		truth, said = w.refuse(c, at, "ORDER_NOT_EXIST", "The order does not exist.")
+	case reached:
 		truth, said = w.truthful(c, p, at)
 	}
 	api := alipay.APIInquiry
@@ -278,6 +311,15 @@ func (w *simAlipay) serve(c simCall, k simKind, reached bool, at time.Time) (sim
 	fail := func(class alipay.Class, status, code string, http int, verified bool, cause error) *alipay.Error {
 		return &alipay.Error{API: api, Ref: alipay.Ref{PaymentRequestID: c.Req}, Class: class,
 			ResultStatus: status, Code: code, HTTPStatus: http, Verified: verified, Err: cause}
+	}
+	if w.badKey && k.signed() {
+		// As the client reports a signature that does not verify: no
+		// response, an unverified error of class Unknown wrapping
+		// ErrBadSignature.
+		return simAnswer{Err: fail(alipay.Unknown, "", "", 200, false, fmt.Errorf("the answer's signature does not verify with the Alipay public key, so it proves nothing and the outcome is unknown: %w", alipay.ErrBadSignature))}, nil
+	}
+	if w.misconfigured && k == kindProcessFail {
+		k = kindTrue // about the payment, the wrong merchant says it knows none
 	}
 	switch k {
 	case kindTrue:
@@ -297,7 +339,7 @@ func (w *simAlipay) serve(c simCall, k simKind, reached bool, at time.Time) (sim
 	case kindUnsigned:
 		return simAnswer{Err: fail(alipay.Unknown, "", "", 200, false, errors.New("the answer is unsigned, so it proves nothing and the outcome is unknown"))}, nil
 	case kindForged:
-		return w.forged(c, p, fail(alipay.Unknown, "", "", 200, false, errors.New("the answer's signature does not verify with the Alipay public key, so it proves nothing and the outcome is unknown"))), nil
+		return w.forged(c, p, fail(alipay.Unknown, "", "", 200, false, fmt.Errorf("the answer's signature does not verify with the Alipay public key, so it proves nothing and the outcome is unknown: %w", alipay.ErrBadSignature))), nil
 	case kindProcessFail:
 		return simAnswer{Err: fail(alipay.Rejected, "F", "PROCESS_FAIL", 200, true, nil)},
 			&simSaid{cancel: c.Cancel, resultStatus: "F", code: "PROCESS_FAIL"}
@@ -312,20 +354,7 @@ func (w *simAlipay) serve(c simCall, k simKind, reached bool, at time.Time) (sim
 
 // truthful is the verified answer to c at at, with its effect applied.
 func (w *simAlipay) truthful(c simCall, p *simTruth, at time.Time) (simAnswer, simSaid) {
-	api := alipay.APIInquiry
-	if c.Cancel {
-		api = alipay.APICancel
-	}
-	refuse := func(code, msg string) (simAnswer, simSaid) {
-		e := &alipay.Error{API: api, Ref: alipay.Ref{PaymentRequestID: c.Req}, Class: alipay.Rejected,
-			ResultStatus: "F", Code: code, Message: msg, HTTPStatus: 200, Verified: true}
-		r := alipay.Result{Status: "F", Code: code, Message: msg}
-		said := simSaid{cancel: c.Cancel, resultStatus: "F", code: code}
-		if c.Cancel {
-			return simAnswer{Cancel: &alipay.CancelResponse{Result: r, ResponseTime: at}, Err: e}, said
-		}
-		return simAnswer{Inquiry: &alipay.InquiryResponse{Result: r, ResponseTime: at}, Err: e}, said
-	}
+	refuse := func(code, msg string) (simAnswer, simSaid) { return w.refuse(c, at, code, msg) }
 	status := p.status(at)
 	if status == "" {
 		return refuse("ORDER_NOT_EXIST", "The order does not exist.")
@@ -361,6 +390,22 @@ func (w *simAlipay) truthful(c simCall, p *simTruth, at time.Time) (simAnswer, s
 	}
 	return simAnswer{Inquiry: r}, simSaid{resultStatus: "S", paymentStatus: r.PaymentStatus,
 		amountOK: r.PaymentAmount.Equal(w.pays[c.Req])}
+}
+
+// refuse is a verified F answer with code to call c at at.
+func (w *simAlipay) refuse(c simCall, at time.Time, code, msg string) (simAnswer, simSaid) {
+	api := alipay.APIInquiry
+	if c.Cancel {
+		api = alipay.APICancel
+	}
+	e := &alipay.Error{API: api, Ref: alipay.Ref{PaymentRequestID: c.Req}, Class: alipay.Rejected,
+		ResultStatus: "F", Code: code, Message: msg, HTTPStatus: 200, Verified: true}
+	r := alipay.Result{Status: "F", Code: code, Message: msg}
+	said := simSaid{cancel: c.Cancel, resultStatus: "F", code: code}
+	if c.Cancel {
+		return simAnswer{Cancel: &alipay.CancelResponse{Result: r, ResponseTime: at}, Err: e}, said
+	}
+	return simAnswer{Inquiry: &alipay.InquiryResponse{Result: r, ResponseTime: at}, Err: e}, said
 }
 
 // forged is an answer whose signature does not verify: it says whatever an

@@ -64,9 +64,10 @@ type simAgent struct {
 // startSimAgent opens the store at path and starts an agent on it as Run
 // does before its loop (resume), with its clocks on clock and its jitter
 // drawn from seed. The monotonic reading it gets starts at zero, as a new
-// process's does.
-func startSimAgent(path string, clock *simClock, seed uint64) (*simAgent, error) {
-	store, err := queue.Open(path, queue.Options{Now: clock.Wall})
+// process's does. A failing disk is a store opened read-only: it reads,
+// and every commit fails, as on a disk that went read-only or full.
+func startSimAgent(path string, clock *simClock, seed uint64, failing bool) (*simAgent, error) {
+	store, err := queue.Open(path, queue.Options{Now: clock.Wall, ReadOnly: failing})
 	if err != nil {
 		return nil, err
 	}
@@ -147,6 +148,17 @@ func (s *simAgent) final(req string) (bool, error) {
 	}
 	return p.State.Final(), nil
 }
+
+// get returns payment req as the store holds it.
+func (s *simAgent) get(req string) (queue.Payment, error) { return s.store.Get(req) }
+
+// problem returns the operator problem the agent shows (the status page,
+// /healthz and the metric show the same).
+func (s *simAgent) problem() string { return s.a.Snapshot().OperatorProblem }
+
+// salvage returns what Open salvaged from a damaged file; nil when the file
+// was sound.
+func (s *simAgent) salvage() *queue.Report { return s.store.Report() }
 
 // stop ends the process: the store is closed as the operating system closes
 // a killed process's file (every commit is already synced), and calls in

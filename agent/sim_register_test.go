@@ -21,30 +21,42 @@ type simRegister struct {
 	rng    *rand.Rand
 	pays   map[string]device.Pay
 	silent time.Duration // mono time until which the register sends nothing
+	// accepted holds the sales the agent answered with a state; a PAY it
+	// refused with STORAGE_ERROR is sent again until it is.
+	accepted map[string]bool
 }
 
 // plan schedules the sales of one history: n PAYs over its first 15
 // minutes, each with what the cashier will do next.
 func (r *simRegister) plan(n int) {
 	for i := range n {
-		at := time.Duration(r.rng.Int64N(int64(15 * time.Minute)))
-		m := device.Pay{
-			Req:      fmt.Sprintf("sale-%02d", i),
-			Amount:   1 + r.rng.Int64N(50000),
-			Currency: []string{"USD", "EUR", "JPY"}[r.rng.IntN(3)],
-		}
-		switch r.rng.IntN(6) {
-		case 0: // a shorter or longer wait than polling.cancel_after
-			m.Expiry = time.Duration(20+r.rng.IntN(100)) * time.Second
-		case 1: // a sale the customer pays later (at the table, by the door)
-			m.Expiry = time.Duration(5+r.rng.IntN(26)) * time.Minute
-		}
-		if r.rng.IntN(4) == 0 {
-			m.PID = fmt.Sprintf("2026%08d", r.rng.IntN(1e8))
-		}
-		r.pays[m.Req] = m
-		r.h.at(at, "register: new sale", func() { r.sale(m) })
+		r.planSale(i, time.Duration(r.rng.Int64N(int64(15*time.Minute))))
 	}
+	r.planSilences()
+}
+
+// planSale schedules sale number i at at.
+func (r *simRegister) planSale(i int, at time.Duration) {
+	m := device.Pay{
+		Req:      fmt.Sprintf("sale-%02d", i),
+		Amount:   1 + r.rng.Int64N(50000),
+		Currency: []string{"USD", "EUR", "JPY"}[r.rng.IntN(3)],
+	}
+	switch r.rng.IntN(6) {
+	case 0: // a shorter or longer wait than polling.cancel_after
+		m.Expiry = time.Duration(20+r.rng.IntN(100)) * time.Second
+	case 1: // a sale the customer pays later (at the table, by the door)
+		m.Expiry = time.Duration(5+r.rng.IntN(26)) * time.Minute
+	}
+	if r.rng.IntN(4) == 0 {
+		m.PID = fmt.Sprintf("2026%08d", r.rng.IntN(1e8))
+	}
+	r.pays[m.Req] = m
+	r.h.at(at, "register: new sale", func() { r.sale(m) })
+}
+
+// planSilences schedules the register's silences and the link's losses.
+func (r *simRegister) planSilences() {
 	// Silences: the register is busy or hung and sends nothing, not even DONE.
 	for range r.rng.IntN(3) {
 		from := time.Duration(r.rng.Int64N(int64(30 * time.Minute)))
@@ -98,8 +110,19 @@ func (r *simRegister) send(m device.Message) {
 }
 
 // receive takes one message from the agent: a RESULT is confirmed with DONE
-// (unless the register is silent or misses it; the agent resends it).
+// (unless the register is silent or misses it; the agent resends it), a
+// PAY the agent could not store is sent again a few seconds later.
 func (r *simRegister) receive(m device.Message) {
+	if st, ok := m.(device.Status); ok {
+		pay, sale := r.pays[st.Req]
+		switch {
+		case !sale:
+		case st.State != device.StateRejected && st.State != device.StateUnknown:
+			r.accepted[st.Req] = true
+		case st.Code == device.CodeStorageError && !r.accepted[st.Req]:
+			r.h.after(3*time.Second+time.Duration(r.rng.Int64N(int64(5*time.Second))), "register: PAY again", func() { r.send(pay) })
+		}
+	}
 	res, ok := m.(device.Result)
 	if !ok || r.h.clock.Mono() < r.silent || r.rng.IntN(7) == 0 {
 		return

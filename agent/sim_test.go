@@ -4,8 +4,11 @@ package agent
 // simulator and TigerBeetle's VOPR: the real decision code (loop, decide,
 // outcome handling, the real queue on a bbolt file) is driven by a seeded
 // random world (sim_alipay_test.go, sim_register_test.go) on a virtual clock
-// that also jumps (sim_clock_test.go), with crashes at random steps, and the
-// invariants of sim_check_test.go are checked after every step. One seed
+// that also jumps (sim_clock_test.go), with crashes at random steps, an
+// agent set up for the wrong merchant or with a key that verifies no
+// answer, a disk that fails for a while and a store file damaged at crashes
+// (sim_disk_test.go), and the invariants of sim_check_test.go are checked
+// after every step. One seed
 // gives one history; a failing history prints its seed and a trace that
 // replays it.
 //
@@ -148,6 +151,15 @@ type simStats struct {
 	answers                              [simKinds]int
 	finals                               map[string]int // "SUCCESS", "CANCELLED TIMEOUT", ...
 	said                                 map[string]int // verified answers taken, by what they said
+	// absentUp, absentDown, keyUp, keyDown count the operator problems
+	// raised and cleared; failingRuns the processes on a failing store,
+	// unsaved the answers they could not commit; salvages the damaged
+	// files salvaged, rolledBack the final payments a salvage brought back
+	// unfinished, rewritten those of them that then ended with another
+	// RESULT than the first.
+	absentUp, absentDown, keyUp, keyDown int
+	failingRuns, unsaved                 int
+	salvages, rolledBack, rewritten      int
 }
 
 func (s *simStats) add(o *simStats) {
@@ -156,6 +168,15 @@ func (s *simStats) add(o *simStats) {
 	s.calls += o.calls
 	s.stepsBack += o.stepsBack
 	s.stepsForward += o.stepsForward
+	s.absentUp += o.absentUp
+	s.absentDown += o.absentDown
+	s.keyUp += o.keyUp
+	s.keyDown += o.keyDown
+	s.failingRuns += o.failingRuns
+	s.unsaved += o.unsaved
+	s.salvages += o.salvages
+	s.rolledBack += o.rolledBack
+	s.rewritten += o.rewritten
 	for k, v := range o.answers {
 		s.answers[k] += v
 	}
@@ -173,7 +194,10 @@ func (s *simStats) add(o *simStats) {
 // coverage is a one-line summary of what happened.
 func (s *simStats) coverage() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d calls, %d wall steps back, %d forward; answers:", s.calls, s.stepsBack, s.stepsForward)
+	fmt.Fprintf(&b, "%d calls, %d wall steps back, %d forward; wrong-merchant problem raised %d, cleared %d; key problem raised %d, cleared %d; "+
+		"%d processes on a failing store, %d answers not committed; %d salvages, %d final payments brought back unfinished, %d of them ended with another RESULT; answers:",
+		s.calls, s.stepsBack, s.stepsForward, s.absentUp, s.absentDown, s.keyUp, s.keyDown,
+		s.failingRuns, s.unsaved, s.salvages, s.rolledBack, s.rewritten)
 	for k, v := range s.answers {
 		fmt.Fprintf(&b, " %s %d,", simKind(k), v)
 	}
@@ -215,6 +239,17 @@ func (s *simStats) missing() []string {
 			out = append(out, "a verified "+a)
 		}
 	}
+	for what, n := range map[string]int{
+		"the wrong-merchant problem raised": s.absentUp, "the wrong-merchant problem cleared": s.absentDown,
+		"the key problem raised": s.keyUp, "the key problem cleared": s.keyDown,
+		"an answer a failing store could not commit": s.unsaved,
+		"a salvage": s.salvages, "a final payment a salvage brought back unfinished": s.rolledBack,
+	} {
+		if n == 0 {
+			out = append(out, what)
+		}
+	}
+	slices.Sort(out)
 	switch {
 	case s.crashes == 0:
 		out = append(out, "a crash")
@@ -298,6 +333,16 @@ type simHistory struct {
 	spinAt time.Duration
 
 	outageFrom, outageTo time.Duration // Alipay unreachable; outageFrom -1: none
+
+	// The agent set up for another merchant from misFrom to misTo, and
+	// holding a key that verifies no answer from keyFrom to keyTo (-1:
+	// never); the disk failing from failFrom to failTo (-1: never).
+	misFrom, misTo   time.Duration
+	keyFrom, keyTo   time.Duration
+	failFrom, failTo time.Duration
+	// damages: crashes may damage the store file; damageNext: the restart
+	// due finds it damaged.
+	damages, damageNext bool
 }
 
 func newSimHistory(seed uint64, path string) *simHistory {
@@ -326,7 +371,8 @@ func newSimHistory(seed uint64, path string) *simHistory {
 		clock.skew = time.Duration(rng.Int64N(int64(180*time.Second))) - 90*time.Second
 	}
 	h := &simHistory{seed: seed, rng: rng, path: path, clock: clock, trace: &simTrace{clock: clock},
-		wake: -1, end: 45 * time.Minute, link: true, outageFrom: -1}
+		wake: -1, end: 45 * time.Minute, link: true, outageFrom: -1,
+		misFrom: -1, misTo: -1, keyFrom: -1, keyTo: -1, failFrom: -1, failTo: -1}
 	// An outage: for a while no call gets an answer (timeouts, 5xx), so
 	// deadlines pass and cancels are late. Near midnight it spans the end of
 	// the cancel window (00:15 UTC+8), so that cancels held up by it reach
@@ -339,8 +385,31 @@ func newSimHistory(seed uint64, path string) *simHistory {
 		h.outageFrom = time.Duration(rng.Int64N(int64(20 * time.Minute)))
 		h.outageTo = h.outageFrom + 5*time.Minute + time.Duration(rng.Int64N(int64(20*time.Minute)))
 	}
+	// The setup and the disk: the agent set up for the wrong merchant
+	// (mostly from the start, as a wrong configuration is; sometimes fixed
+	// during the history), a wrong or rotated Alipay key for a while, a
+	// disk that fails for a while, a store file damaged at crashes.
+	if rng.IntN(5) == 0 {
+		if rng.IntN(3) > 0 {
+			h.misFrom = 0
+		} else {
+			h.misFrom = time.Duration(rng.Int64N(int64(5 * time.Minute)))
+		}
+		if rng.IntN(3) > 0 {
+			h.misTo = h.misFrom + 8*time.Minute + time.Duration(rng.Int64N(int64(12*time.Minute)))
+		}
+	}
+	if rng.IntN(7) == 0 {
+		h.keyFrom = time.Duration(rng.Int64N(int64(20 * time.Minute)))
+		h.keyTo = h.keyFrom + 2*time.Minute + time.Duration(rng.Int64N(int64(8*time.Minute)))
+	}
+	if rng.IntN(7) == 0 {
+		h.failFrom = 2*time.Minute + time.Duration(rng.Int64N(int64(23*time.Minute)))
+		h.failTo = h.failFrom + time.Minute + time.Duration(rng.Int64N(int64(7*time.Minute)))
+	}
+	h.damages = rng.IntN(5) == 0
 	h.alipay = newSimAlipay(rng)
-	h.reg = &simRegister{h: h, rng: rng, pays: map[string]device.Pay{}}
+	h.reg = &simRegister{h: h, rng: rng, pays: map[string]device.Pay{}, accepted: map[string]bool{}}
 	h.check = newSimChecker(h)
 	h.stats.finals, h.stats.said = map[string]int{}, map[string]int{}
 	return h
@@ -377,6 +446,8 @@ func (h *simHistory) run() error {
 	h.reg.plan(3 + h.rng.IntN(8))
 	h.planClock()
 	h.planCrashes()
+	h.planWorld()
+	h.planDisk()
 	if h.outageFrom >= 0 {
 		h.at(h.outageFrom, "alipay: outage", func() { h.trace.add("alipay: unreachable until %.3fs", h.outageTo.Seconds()) })
 	}
@@ -423,13 +494,22 @@ func (h *simHistory) run() error {
 // start starts an agent process on the store and, when the register is
 // there, brings the link up.
 func (h *simHistory) start() error {
-	a, err := startSimAgent(h.path, h.clock, h.seed*1000+uint64(h.epoch))
+	failing, damaged := h.failing(), ""
+	if h.damageNext && !failing {
+		damaged = h.damage()
+	}
+	h.damageNext = false
+	a, err := startSimAgent(h.path, h.clock, h.seed*1000+uint64(h.epoch), failing)
 	if err != nil {
 		return fmt.Errorf("start the agent: %w", err)
 	}
 	h.agent = a
-	h.trace.add("agent: process %d starts", h.epoch)
-	h.check.restarted()
+	h.trace.add("agent: process %d starts%s", h.epoch, map[bool]string{true: " on a store it cannot write"}[failing])
+	if rep := a.salvage(); rep != nil {
+		h.stats.salvages++
+		h.trace.add("agent: the store was salvaged: %s", rep)
+	}
+	h.check.restarted(failing, damaged)
 	h.poked = true
 	if h.link {
 		h.agent.linkUp()
@@ -493,9 +573,17 @@ func (h *simHistory) afterEvent() error {
 				continue
 			}
 			h.trace.add("agent -> %s", simMessage(m))
+			first := h.check.pays[simReq(m)] != nil && h.check.pays[simReq(m)].final == nil
 			h.check.fromAgent(m)
 			if r, ok := m.(device.Result); ok {
 				h.stats.finals[r.Status+" "+r.Code]++
+				if first && h.damages && h.rng.IntN(3) == 0 {
+					// The power fails just after a payment became final,
+					// and the file is damaged: its copy from before may
+					// still be in a page the commit freed.
+					down := time.Duration(h.rng.Int64N(int64(20 * time.Second)))
+					h.after(time.Millisecond, "agent: crash", func() { h.damageNext = true; h.crash(down) })
+				}
 			}
 			h.reg.receive(m)
 		}
@@ -574,7 +662,7 @@ func (h *simHistory) deliver(f *simFlight) {
 	if f.said != nil {
 		h.stats.said[f.said.String()]++
 	}
-	h.check.answered(f.call, f.wall, f.said)
+	h.check.answered(f.call, f.wall, f.said, f.answer)
 	h.agent.answer(f.call, f.answer, h.clock.Mono()-f.start)
 	h.poked = true
 }
@@ -604,6 +692,26 @@ func (h *simHistory) planClock() {
 	}
 }
 
+// planWorld schedules the changes of the agent's setup: the wrong merchant
+// and the key that verifies nothing.
+func (h *simHistory) planWorld() {
+	set := func(from, to time.Duration, what string, flag *bool) {
+		if from < 0 {
+			return
+		}
+		h.at(from, "setup: "+what, func() { *flag = true; h.trace.add("setup: %s", what) })
+		if to >= 0 {
+			h.at(to, "setup: fixed", func() { *flag = false; h.trace.add("setup: fixed: no longer %s", what) })
+		}
+	}
+	set(h.misFrom, h.misTo, "the agent asks another merchant than the register pays", &h.alipay.misconfigured)
+	if h.misTo >= 0 {
+		// The setup was fixed for the next sale, whose answers show it.
+		h.reg.planSale(len(h.reg.pays), h.misTo+time.Duration(h.rng.Int64N(int64(2*time.Minute))))
+	}
+	set(h.keyFrom, h.keyTo, "the agent's Alipay public key verifies no answer", &h.alipay.badKey)
+}
+
 // planCrashes schedules the history's crashes: the process dies (power
 // loss, kill), the store is closed as the kernel closes it, calls in flight
 // are lost (though Alipay may still have served them), and after a while a
@@ -629,6 +737,9 @@ func (h *simHistory) crash(down time.Duration) {
 	if h.agent == nil {
 		return
 	}
+	// A new process takes a second at least to start: the pace between
+	// two calls of one payment holds across a restart as well.
+	down = max(down, time.Second)
 	h.trace.add("CRASH: the agent process dies; back in %s", down.Round(time.Millisecond))
 	for _, f := range h.flight {
 		if !f.served && h.rng.IntN(2) == 0 {
@@ -644,6 +755,9 @@ func (h *simHistory) crash(down time.Duration) {
 	h.agent, h.wake = nil, -1
 	h.epoch++
 	h.stats.crashes++
+	if h.damages && h.rng.IntN(4) > 0 {
+		h.damageNext = true
+	}
 	h.after(down, "agent: restart", func() {
 		h.end = max(h.end, h.clock.Mono()+15*time.Minute)
 		if err := h.start(); err != nil {

@@ -330,3 +330,22 @@ func TestSalvageCutShortIsCompletedAtOpen(t *testing.T) {
 		t.Fatalf("salvage file still there: %v", err)
 	}
 }
+
+// Text that looks like the start of a record but is framed by a length
+// shorter than that text (as in the salvage history, which names payments
+// the same way, or in any damaged bytes) is no record, and the scan goes on.
+func TestScanSkipsRecordStartsFramedTooShort(t *testing.T) {
+	p := Payment{RequestID: "pos-1", Amount: 1, Currency: "USD", State: Pending, Revision: 1}
+	whole, err := encode(&p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := range len(recordStart) {
+		short := []byte{recordFormat, 0, 0, 0, byte(n), 0, 0, 0, 0}
+		data := append(append(short, `{"req":"pos-2"}`...), whole...)
+		found := scanRecords(data, nil)
+		if got, ok := found["pos-1"]; !ok || got.Revision != 1 || len(found) != 1 {
+			t.Errorf("length %d before a record start: found %v, want pos-1 alone", n, found)
+		}
+	}
+}

@@ -84,8 +84,11 @@ func scanRecords(data []byte, have map[string]Payment) map[string]Payment {
 		if at < recordHeaderSize {
 			continue
 		}
+		// Any bytes may precede text that looks like a record's start (the
+		// salvage history names payments the same way): a length shorter
+		// than that text, or longer than what is left, frames no record.
 		n := int64(binary.BigEndian.Uint32(data[at-recordHeaderSize+1:]))
-		if n > int64(len(data)-at) {
+		if n < int64(len(recordStart)) || n > int64(len(data)-at) {
 			continue
 		}
 		id := data[at+len(recordStart) : at+int(n)]
