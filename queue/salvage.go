@@ -248,6 +248,12 @@ func readDamaged(path string) (map[string]Payment, []Salvage, *Report, error) {
 		return nil, nil, nil, err
 	} else if err != nil {
 		schema = 0 // not known; each record says
+	} else if schema == 1 && liveFramed(img) {
+		// A stamp of 1 is a damaged byte or two away from 2. A file of
+		// schema 1 never leads to a record whose frame and checksum
+		// match, so one that does is of schema 2 and its records are
+		// read as such, not lost.
+		schema = schemaVersion
 	}
 	var history []Salvage
 	if v := img.get(bucketMeta, keySalvages); v != nil {
@@ -287,6 +293,17 @@ func readDamaged(path string) (map[string]Payment, []Salvage, *Report, error) {
 	}
 	sort.Slice(rep.Lost, func(i, j int) bool { return rep.Lost[i].RequestID < rep.Lost[j].RequestID })
 	return found, history, rep, nil
+}
+
+// liveFramed reports whether the payments the tree of img leads to hold a
+// whole schema-2 record.
+func liveFramed(img *fileImage) bool {
+	for _, kv := range img.buckets[string(bucketPayments)] {
+		if _, err := unframe(kv.v); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // readIndex notes in known every payment id an index names.

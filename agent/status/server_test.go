@@ -30,7 +30,7 @@ type fixture struct {
 	snap  Snapshot
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	now := t0.Add(-10 * time.Minute)
 	store, err := queue.Open(t.TempDir()+"/posagent.db", queue.Options{Now: func() time.Time { return now }})
