@@ -89,7 +89,7 @@ func FuzzSalvageScan(f *testing.F) {
 			f.Fatal(err)
 		}
 		at := bytes.Index(clean, v)
-		if at < 0 || bytes.Index(clean[at+1:], v) >= 0 {
+		if at < 0 || bytes.Contains(clean[at+1:], v) {
 			f.Fatalf("record %q is not in the file exactly once", id)
 		}
 		where[id] = [2]int{at, at + len(v)}
