@@ -121,6 +121,7 @@ type simPayState struct {
 	req          string
 	pay          device.Pay
 	accepted     time.Duration // mono time of the first PAY the agent got
+	acceptedIn   int           // the agent process that accepted it
 	deadline     time.Time     // the agent's wall clock then, plus the PAY's exp, fitted to the cancel window
 	regCancel    bool          // the register sent CANCEL
 	inflight     int           // calls of it in flight at Alipay
@@ -228,7 +229,7 @@ func (c *simChecker) toAgent(m device.Message) {
 		// deadline it promises, cut the same way. A PAY the store refused
 		// is accepted, if ever, when the register sends it again.
 		deadline, _ := fitDeadline(c.h.clock.Wall(), exp)
-		p := &simPayState{req: m.Req, pay: m, accepted: now, deadline: deadline, acceptWall: c.h.clock.Wall(),
+		p := &simPayState{req: m.Req, pay: m, accepted: now, acceptedIn: c.epoch, deadline: deadline, acceptWall: c.h.clock.Wall(),
 			lastCall: -1, lastActivity: now, refusedAt: -1, unsavedIn: -1, calledIn: -1}
 		if old == nil {
 			c.order = append(c.order, m.Req)
@@ -387,7 +388,10 @@ func (c *simChecker) absent(p *simPayState, call simCall, wall time.Time, said *
 	// PENDING, inside its cancel window, and every answer about it it
 	// committed was ORDER_NOT_EXIST (those taken while the store failed or
 	// in a damaged copy may be lost).
-	if look && !p.looked && !known && !p.knownAny && !p.damaged && (p.absentSaved > 0 || notExist) &&
+	// Only a payment accepted by the running process is certain: one
+	// carried over a crash comes back with whatever its stored copy held,
+	// which a failing or damaged store may have kept older.
+	if look && !p.looked && !known && !p.knownAny && !p.damaged && p.acceptedIn == c.epoch && (p.absentSaved > 0 || notExist) &&
 		!p.regCancel && !p.cancelled && !p.mismatch && wall.Before(simWindowEnd(p.acceptWall)) {
 		c.absentMust[p.req] = true
 	}
