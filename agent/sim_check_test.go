@@ -20,7 +20,7 @@ import (
 // The invariants, by the name a violation is reported under.
 const (
 	// SUCCESS only when a verified inquiry said SUCCESS with the PAY's amount
-	// and currency (DESIGN.md rule 3).
+	// and currency (docs/design.md, rule 3).
 	invSuccessProof = "success-needs-proof"
 	// FAIL or CANCELLED only from a verified FAIL/CANCELLED inquiry, a verified
 	// S cancel, the ORDER_NOT_EXIST grace rule or the amount-mismatch rule
