@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -597,29 +598,21 @@ func (r *payingRegister) waitStatus(t *testing.T, seen int) {
 func (r *payingRegister) kinds() map[string]payKind {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make(map[string]payKind, len(r.kindOf))
-	for k, v := range r.kindOf {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(r.kindOf)
 }
 
 // cancelsAnswered returns the payments whose CANCEL the agent answered.
 func (r *payingRegister) cancelsAnswered() map[string]bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make(map[string]bool, len(r.cancelled))
-	for k, v := range r.cancelled {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(r.cancelled)
 }
 
 // accepted returns the payments the agent answered ACCEPTED or final.
 func (r *payingRegister) accepted() map[string]bool {
 	out := map[string]bool{}
 	for _, rec := range r.Messages() {
-		if s, ok := rec.Msg.(device.Status); ok && !rec.Out && (s.State == "ACCEPTED" || device.IsFinal(s.State)) {
+		if s, ok := rec.Msg.(device.Status); ok && !rec.Out && (s.State == device.StateAccepted || device.IsFinal(s.State)) {
 			out[s.Req] = true
 		}
 	}
