@@ -12,6 +12,7 @@ import (
 
 	"github.com/posagent/posagent/agent/status"
 	"github.com/posagent/posagent/alipay"
+	"github.com/posagent/posagent/config"
 	"github.com/posagent/posagent/device"
 	"github.com/posagent/posagent/queue"
 )
@@ -24,12 +25,23 @@ type Alipay interface {
 	Cancel(ctx context.Context, ref alipay.Ref) (*alipay.CancelResponse, error)
 }
 
-// Options tune an Agent. Polling is required; every other field has a default.
+// Options tune an Agent. Every field has a default; `posagent run` fills
+// them from the configuration file (Serve).
 type Options struct {
-	// Polling holds the interval between two inquiries of one payment, the
-	// time from acceptance to cancel (unless a PAY says otherwise) and the
-	// rate limit shared by every Alipay call.
-	Polling PollingSection
+	// Interval is the time between two inquiries of one payment
+	// (polling.interval). Zero here and in the three fields below means
+	// the configuration's default (config.Default).
+	Interval time.Duration
+	// CancelAfter is the time from acceptance to a payment's deadline
+	// unless its PAY says otherwise (polling.cancel_after).
+	CancelAfter time.Duration
+	// MaxRPS is the rate limit shared by every Alipay call, in calls per
+	// second (polling.max_rps).
+	MaxRPS float64
+	// AbsentGrace is how long, after a refused cancel, every verified answer
+	// must have been ORDER_NOT_EXIST before the payment ends FAIL
+	// (polling.absent_grace).
+	AbsentGrace time.Duration
 	// Retention is how long delivered payments are kept; zero keeps them.
 	Retention time.Duration
 	// Log receives one line per event that matters. The zero Logger logs
@@ -47,7 +59,7 @@ type Options struct {
 	// the operator problem raised when Alipay's answers stop verifying.
 	PublicKeyFile string
 	// Workers bounds the Alipay calls in flight at once; zero picks a
-	// number from Polling.MaxRPS.
+	// number from MaxRPS.
 	Workers int
 	// ResendAfter is how long an unconfirmed RESULT waits before it is sent
 	// again; zero means 30 s, the protocol's value.
@@ -110,8 +122,9 @@ func New(store *queue.Store, ap Alipay, reg Link, opts Options) *Agent {
 		start := time.Now()
 		opts.Mono = func() time.Duration { return time.Since(start) }
 	}
-	if opts.Polling.AbsentGrace <= 0 {
-		opts.Polling.AbsentGrace = defaultAbsentGrace
+	def := config.Default().Polling
+	if opts.AbsentGrace <= 0 {
+		opts.AbsentGrace = def.AbsentGrace
 	}
 	if opts.ResendAfter <= 0 {
 		opts.ResendAfter = 30 * time.Second
@@ -119,21 +132,21 @@ func New(store *queue.Store, ap Alipay, reg Link, opts Options) *Agent {
 	if opts.StopTimeout <= 0 {
 		opts.StopTimeout = 8 * time.Second
 	}
-	if opts.Polling.MaxRPS <= 0 {
-		opts.Polling.MaxRPS = defaultMaxRPS
+	if opts.MaxRPS <= 0 {
+		opts.MaxRPS = def.MaxRPS
 	}
-	if opts.Polling.Interval <= 0 {
-		opts.Polling.Interval = defaultInterval
+	if opts.Interval <= 0 {
+		opts.Interval = def.Interval
 	}
-	if opts.Polling.CancelAfter <= 0 {
-		opts.Polling.CancelAfter = defaultCancelAfter
+	if opts.CancelAfter <= 0 {
+		opts.CancelAfter = def.CancelAfter
 	}
 	workers := opts.Workers
 	if workers <= 0 {
 		// Enough for max_rps calls a second that each take a few seconds.
-		workers = min(max(int(opts.Polling.MaxRPS*4), 4), 64)
+		workers = min(max(int(opts.MaxRPS*4), 4), 64)
 	}
-	burst := max(int(opts.Polling.MaxRPS), 1)
+	burst := max(int(opts.MaxRPS), 1)
 	return &Agent{
 		store:      store,
 		alipay:     ap,
@@ -142,7 +155,7 @@ func New(store *queue.Store, ap Alipay, reg Link, opts Options) *Agent {
 		log:        opts.Log,
 		now:        opts.Now,
 		mono:       opts.Mono,
-		limiter:    rate.NewLimiter(rate.Limit(opts.Polling.MaxRPS), burst),
+		limiter:    rate.NewLimiter(rate.Limit(opts.MaxRPS), burst),
 		workers:    workers,
 		rand:       rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		plan:       map[string]time.Duration{},

@@ -3,7 +3,6 @@
 package agent
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,10 +14,9 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/creack/pty"
-
+	"github.com/posagent/posagent/alipay/alipaysim"
 	"github.com/posagent/posagent/alipay/alipaytest"
-	"github.com/posagent/posagent/device"
+	"github.com/posagent/posagent/internal/postest"
 )
 
 // percentile returns the p-th percentile (0-100) of ds, which it sorts.
@@ -39,7 +37,7 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // cannot beat.
 func BenchmarkPayAccepted(b *testing.B) {
 	r := newRig(b)
-	r.start(Options{Polling: PollingSection{Interval: time.Hour, CancelAfter: 24 * time.Hour, MaxRPS: 100}})
+	r.start(Options{Interval: time.Hour, CancelAfter: 24 * time.Hour, MaxRPS: 100})
 	r.pay("warm-up", 100, 0)
 
 	db, err := bolt.Open(filepath.Join(b.TempDir(), "raw.db"), 0o600, nil)
@@ -84,12 +82,12 @@ func BenchmarkPayAccepted(b *testing.B) {
 // made per payment.
 func BenchmarkResultLatency(b *testing.B) {
 	r := newRig(b)
-	r.start(Options{Polling: PollingSection{Interval: 50 * time.Millisecond, CancelAfter: time.Hour, MaxRPS: 100}})
+	r.start(Options{Interval: 50 * time.Millisecond, CancelAfter: time.Hour, MaxRPS: 100})
 	var lat []time.Duration
 	b.ResetTimer()
 	for i := range b.N {
 		req := fmt.Sprintf("res-%d", i)
-		r.srv.Script(req, alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Processing(1), alipaytest.Success()}})
+		r.srv.Script(req, alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Processing(1), alipaysim.Success()}})
 		r.pay(req, 100, 0)
 		r.reg.result(req)
 		got := time.Now() // approximates the frame's arrival: result() wakes on it
@@ -124,30 +122,16 @@ func BenchmarkIdleAgent(b *testing.B) {
 		idle = d
 	}
 	dir := b.TempDir()
-	bin := buildPosagent(b, dir)
-	srv := alipaytest.NewServer()
-	defer srv.Close()
+	bin := postest.BuildPosagent(b, dir)
+	srv := alipaytest.NewServer(b)
 	priv, pub, err := srv.WriteKeyFiles(dir)
 	if err != nil {
 		b.Fatal(err)
 	}
-	master, slave, err := pty.Open()
-	if err != nil {
-		b.Skipf("no pseudo-terminals: %v", err)
-	}
-	defer slave.Close()
-	// The register side answers frames (HELLO, PING) like a real register.
-	reg := device.NewLine(device.PortConfig{Path: "register"}, device.WithRole(device.RoleRegister),
-		device.WithOpener(onceOpener(fileConn{master})))
-	stopReg := make(chan struct{})
-	defer close(stopReg)
-	go func() {
-		ctx, cancel := context.WithCancel(context.Background())
-		go func() { <-stopReg; cancel() }()
-		reg.Run(ctx)
-	}()
+	line := postest.PTY(b)
+	startRegister(b, line.Master) // answers HELLO and PING like a real register
 	config := filepath.Join(dir, "posagent.toml")
-	writeAgentConfig(b, config, slave.Name(), srv, priv, pub, fmt.Sprintf(`[storage]
+	postest.WriteConfig(b, config, line.Path, srv, priv, pub, fmt.Sprintf(`[storage]
 path = %q
 [log]
 level = "warn"

@@ -13,11 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/creack/pty"
-
 	"github.com/posagent/posagent/alipay"
+	"github.com/posagent/posagent/alipay/alipaysim"
 	"github.com/posagent/posagent/alipay/alipaytest"
 	"github.com/posagent/posagent/device"
+	"github.com/posagent/posagent/internal/postest"
 	"github.com/posagent/posagent/queue"
 )
 
@@ -36,26 +36,21 @@ func TestCrashLosesNothing(t *testing.T) {
 		t.Skip("reopening a pty whose holder was killed needs root (TIOCEXCL outlives the holder)")
 	}
 	dir := t.TempDir()
-	bin := buildPosagent(t, dir)
+	bin := postest.BuildPosagent(t, dir)
 
-	srv := alipaytest.NewServer()
-	t.Cleanup(srv.Close)
+	srv := alipaytest.NewServer(t)
 	priv, pub, err := srv.WriteKeyFiles(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	master, slave, err := pty.Open()
-	if err != nil {
-		t.Skipf("no pseudo-terminals here: %v", err)
-	}
-	t.Cleanup(func() { slave.Close() })
+	line := postest.PTY(t)
 	port := filepath.Join(dir, "ttyREGISTER")
-	if err := os.Symlink(slave.Name(), port); err != nil {
+	if err := os.Symlink(line.Path, port); err != nil {
 		t.Fatal(err)
 	}
 	db := filepath.Join(dir, "posagent.db")
 	config := filepath.Join(dir, "posagent.toml")
-	writeAgentConfig(t, config, port, srv, priv, pub, fmt.Sprintf(`timeout = "2s"
+	postest.WriteConfig(t, config, port, srv, priv, pub, fmt.Sprintf(`timeout = "2s"
 [polling]
 interval = "1s"
 cancel_after = "10s"
@@ -75,22 +70,22 @@ listen = ""
 	var reqs []string
 	for i := range 24 {
 		req := fmt.Sprintf("crash-%02d", i)
-		var sc alipaytest.Script
+		var sc alipaysim.Script
 		var w want
 		switch i % 6 {
 		case 0, 1:
-			sc.Steps = []alipaytest.Step{alipaytest.Processing(i % 4), alipaytest.Success()}
+			sc.Steps = []alipaysim.Step{alipaysim.Processing(i % 4), alipaysim.Success()}
 			w = want{"SUCCESS", ""}
 		case 2:
-			sc.Steps = []alipaytest.Step{alipaytest.Processing(1), alipaytest.Fail("USER_BALANCE_NOT_ENOUGH")}
+			sc.Steps = []alipaysim.Step{alipaysim.Processing(1), alipaysim.Fail("USER_BALANCE_NOT_ENOUGH")}
 			w = want{"FAIL", "USER_BALANCE_NOT_ENOUGH"}
 		case 3:
 			w = want{"CANCELLED", device.CodeTimeout} // PROCESSING forever
 		case 4:
-			sc.Steps = []alipaytest.Step{alipaytest.Forged()}
+			sc.Steps = []alipaysim.Step{alipaysim.Forged()}
 			w = want{"CANCELLED", device.CodeTimeout}
 		case 5:
-			sc.Steps = []alipaytest.Step{alipaytest.MismatchedAmount(alipay.Amount{Currency: "USD", Value: "1"})}
+			sc.Steps = []alipaysim.Step{alipaysim.MismatchedAmount(alipay.Amount{Currency: "USD", Value: "1"})}
 			w = want{"CANCELLED", device.CodeAmountMismatch}
 		}
 		srv.Script(req, sc)
@@ -99,7 +94,7 @@ listen = ""
 	}
 
 	faults := newLineFaults(t)
-	reg := newCrashRegister(t, pollable(t, master), faults)
+	reg := newCrashRegister(t, line.Master, faults)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go reg.payAll(ctx, reqs)

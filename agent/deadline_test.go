@@ -10,6 +10,8 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/posagent/posagent/alipay"
+	"github.com/posagent/posagent/config"
 	"github.com/posagent/posagent/device"
 	"github.com/posagent/posagent/queue"
 )
@@ -45,7 +47,7 @@ func TestPayDeadlineFitsAlipaysCancelWindow(t *testing.T) {
 		{"over a year's end", time.Date(2026, 12, 31, 23, 50, 0, 0, utc8), 24 * time.Hour, cancelAfter, time.Date(2027, 1, 1, 0, 13, 0, 0, utc8), true},
 		{"cancel_after at midday", at(30, 12, 0, 0), 0, 20 * time.Minute, at(30, 12, 20, 0), false},
 		{"cancel_after at 23:59", at(30, 23, 59, 0), 0, 20 * time.Minute, at(30, 23, 59, 0).Add(14 * time.Minute), true},
-		{"cancel_after of 13 min at 23:59:59", at(30, 23, 59, 59), 0, longestSafeCancelAfter, at(30, 23, 59, 59).Add(13 * time.Minute), false},
+		{"cancel_after of 13 min at 23:59:59", at(30, 23, 59, 59), 0, config.LongestSafeCancelAfter, at(30, 23, 59, 59).Add(13 * time.Minute), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -56,9 +58,9 @@ func TestPayDeadlineFitsAlipaysCancelWindow(t *testing.T) {
 			t.Cleanup(func() { store.Close() })
 			var logs bytes.Buffer
 			a := New(store, nil, nil, Options{
-				Polling: PollingSection{Interval: time.Second, CancelAfter: tt.cancelAfter, MaxRPS: 5},
-				Log:     zerolog.New(&logs),
-				Now:     func() time.Time { return tt.accepted },
+				Interval: time.Second, CancelAfter: tt.cancelAfter, MaxRPS: 5,
+				Log: zerolog.New(&logs),
+				Now: func() time.Time { return tt.accepted },
 			})
 			r := a.handlePay(pay{req: "pos-42", amt: 500, cur: "USD", exp: tt.exp}, a.now())
 			if r.state != device.StateAccepted {
@@ -71,7 +73,7 @@ func TestPayDeadlineFitsAlipaysCancelWindow(t *testing.T) {
 			if !p.Deadline.Equal(tt.want) {
 				t.Errorf("deadline %s, want %s", p.Deadline.In(utc8), tt.want)
 			}
-			if end := cancelWindowEnd(tt.accepted); p.Deadline.After(end.Add(-cancelMargin)) {
+			if end := alipay.CancelWindowEnd(tt.accepted); p.Deadline.After(end.Add(-cancelMargin)) {
 				t.Errorf("deadline %s leaves less than %s before the window ends at %s", p.Deadline.In(utc8), cancelMargin, end.In(utc8))
 			}
 			if got := shortenedLogged(t, logs.String()); got != tt.shortened {
@@ -99,4 +101,12 @@ func shortenedLogged(t *testing.T, log string) bool {
 		}
 	}
 	return found
+}
+
+// TestCancelMarginMatchesConfig: the configuration warns of exactly the
+// polling.cancel_after values that fitDeadline can cut short.
+func TestCancelMarginMatchesConfig(t *testing.T) {
+	if got, want := config.LongestSafeCancelAfter, alipay.ShortestCancelWindow-cancelMargin; got != want {
+		t.Errorf("config.LongestSafeCancelAfter = %v, want the shortest cancel window less cancelMargin, %v", got, want)
+	}
 }

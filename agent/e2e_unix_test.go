@@ -11,8 +11,9 @@ import (
 	"time"
 
 	"github.com/posagent/posagent/alipay"
-	"github.com/posagent/posagent/alipay/alipaytest"
+	"github.com/posagent/posagent/alipay/alipaysim"
 	"github.com/posagent/posagent/device"
+	"github.com/posagent/posagent/internal/postest"
 	"github.com/posagent/posagent/queue"
 )
 
@@ -20,35 +21,35 @@ func TestPaymentsEndToEnd(t *testing.T) {
 	usd := func(v string) alipay.Amount { return alipay.Amount{Currency: "USD", Value: v} }
 	tests := []struct {
 		name     string
-		script   alipaytest.Script
+		script   alipaysim.Script
 		cancel   bool          // the register sends CANCEL after ACCEPTED
 		deadline time.Duration // polling.cancel_after
 		status   string
 		code     string
 		followUp bool
 	}{
-		{name: "success after polls", script: alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Processing(3), alipaytest.Success()}},
+		{name: "success after polls", script: alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Processing(3), alipaysim.Success()}},
 			deadline: time.Minute, status: "SUCCESS"},
-		{name: "failure", script: alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Processing(1), alipaytest.Fail("USER_BALANCE_NOT_ENOUGH")}},
+		{name: "failure", script: alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Processing(1), alipaysim.Fail("USER_BALANCE_NOT_ENOUGH")}},
 			deadline: time.Minute, status: "FAIL", code: "USER_BALANCE_NOT_ENOUGH"},
-		{name: "timeout ends in a cancel", script: alipaytest.Script{},
+		{name: "timeout ends in a cancel", script: alipaysim.Script{},
 			deadline: 300 * time.Millisecond, status: "CANCELLED", code: device.CodeTimeout},
-		{name: "cashier cancel", script: alipaytest.Script{}, cancel: true,
+		{name: "cashier cancel", script: alipaysim.Script{}, cancel: true,
 			deadline: time.Minute, status: "CANCELLED", code: device.CodeRegisterCancel},
-		{name: "unknown answers before success", script: alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Unknown(2), alipaytest.HTTP500(1), alipaytest.Unsigned(), alipaytest.Success()}},
+		{name: "unknown answers before success", script: alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Unknown(2), alipaysim.HTTP500(1), alipaysim.Unsigned(), alipaysim.Success()}},
 			deadline: time.Minute, status: "SUCCESS"},
-		{name: "rate limited before success", script: alipaytest.Script{Steps: []alipaytest.Step{alipaytest.RateLimited(2), alipaytest.Success()}},
+		{name: "rate limited before success", script: alipaysim.Script{Steps: []alipaysim.Step{alipaysim.RateLimited(2), alipaysim.Success()}},
 			deadline: time.Minute, status: "SUCCESS"},
-		{name: "forged success never passes", script: alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Forged()}},
+		{name: "forged success never passes", script: alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Forged()}},
 			deadline: 300 * time.Millisecond, status: "CANCELLED", code: device.CodeTimeout},
-		{name: "amount mismatch is cancelled", script: alipaytest.Script{Steps: []alipaytest.Step{alipaytest.MismatchedAmount(usd("99"))}},
+		{name: "amount mismatch is cancelled", script: alipaysim.Script{Steps: []alipaysim.Step{alipaysim.MismatchedAmount(usd("99"))}},
 			deadline: time.Minute, status: "CANCELLED", code: device.CodeAmountMismatch},
 		{name: "amount mismatch with cancel refused fails and is flagged",
-			script:   alipaytest.Script{Steps: []alipaytest.Step{alipaytest.MismatchedAmount(usd("99"))}, Cancel: []alipaytest.Step{alipaytest.Refuse("ORDER_IS_CLOSED")}},
+			script:   alipaysim.Script{Steps: []alipaysim.Step{alipaysim.MismatchedAmount(usd("99"))}, Cancel: []alipaysim.Step{alipaysim.Refuse("ORDER_IS_CLOSED")}},
 			deadline: time.Minute, status: "FAIL", code: device.CodeAmountMismatch, followUp: true},
-		{name: "refused cancel then inquiry says paid", script: alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Processing(2), alipaytest.Success()}, Cancel: []alipaytest.Step{alipaytest.Refuse("ORDER_IS_CLOSED")}},
+		{name: "refused cancel then inquiry says paid", script: alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Processing(2), alipaysim.Success()}, Cancel: []alipaysim.Step{alipaysim.Refuse("ORDER_IS_CLOSED")}},
 			cancel: true, deadline: time.Minute, status: "SUCCESS"},
-		{name: "payment Alipay never knew fails after the grace", script: alipaytest.Script{},
+		{name: "payment Alipay never knew fails after the grace", script: alipaysim.Script{},
 			deadline: 200 * time.Millisecond, status: "FAIL", code: codeNotExist, followUp: true},
 	}
 	for _, tt := range tests {
@@ -59,8 +60,8 @@ func TestPaymentsEndToEnd(t *testing.T) {
 				r.srv.Script(req, tt.script)
 			}
 			opts := testOptions()
-			opts.Polling.CancelAfter = tt.deadline
-			opts.Polling.AbsentGrace = 300 * time.Millisecond
+			opts.CancelAfter = tt.deadline
+			opts.AbsentGrace = 300 * time.Millisecond
 			r.start(opts)
 			if st := r.pay(req, 100, 0); st.State != "ACCEPTED" {
 				t.Fatalf("PAY answered %+v, want ACCEPTED", st)
@@ -112,7 +113,7 @@ func waitDelivered(t *testing.T, r *rig, req string) queue.Payment {
 
 func TestRequestsAnsweredPerProtocol(t *testing.T) {
 	r := newRig(t)
-	r.srv.Script("known", alipaytest.Script{})
+	r.srv.Script("known", alipaysim.Script{})
 	r.start(testOptions())
 	long := strings.Repeat("x", 70)
 	tests := []struct {
@@ -171,11 +172,11 @@ func (c *offsetClock) advance(d time.Duration) { c.off.Add(int64(d)) }
 
 func TestPastCancelWindowOnlyInquiresAndFlags(t *testing.T) {
 	r := newRig(t)
-	r.srv.Script("late", alipaytest.Script{})
+	r.srv.Script("late", alipaysim.Script{})
 	var clock offsetClock
 	opts := testOptions()
 	opts.Now = clock.now
-	opts.Polling.CancelAfter = time.Minute
+	opts.CancelAfter = time.Minute
 	r.start(opts)
 	if st := r.pay("late", 100, 0); st.State != "ACCEPTED" {
 		t.Fatalf("PAY answered %+v", st)
@@ -199,17 +200,17 @@ func TestPastCancelWindowOnlyInquiresAndFlags(t *testing.T) {
 
 func TestRestartResumesPollingAndResendsResults(t *testing.T) {
 	r := newRig(t)
-	r.srv.Script("open", alipaytest.Script{})                                               // PROCESSING until scripted again
-	r.srv.Script("done", alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Success()}}) // final at once
-	r.srv.Script("late", alipaytest.Script{})                                               // its deadline passes while stopped
+	r.srv.Script("open", alipaysim.Script{})                                             // PROCESSING until scripted again
+	r.srv.Script("done", alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Success()}}) // final at once
+	r.srv.Script("late", alipaysim.Script{})                                             // its deadline passes while stopped
 	// The register does not confirm before the restart.
 	r.reg.SetAutoDone(false)
 	var clock offsetClock
 	opts := testOptions()
 	opts.Now = clock.now
-	opts.Polling.CancelAfter = 10 * time.Minute
+	opts.CancelAfter = 10 * time.Minute
 	r.start(opts)
-	r.srv.Script("resume", alipaytest.Script{}) // PROCESSING until scripted again; its PAY asks for an hour
+	r.srv.Script("resume", alipaysim.Script{}) // PROCESSING until scripted again; its PAY asks for an hour
 	for _, req := range []string{"open", "done", "late"} {
 		if st := r.pay(req, 100, 0); st.State != "ACCEPTED" {
 			t.Fatalf("PAY %s answered %+v", req, st)
@@ -224,11 +225,11 @@ func TestRestartResumesPollingAndResendsResults(t *testing.T) {
 	r.halt()
 	before := len(r.reg.resultsFor("done"))
 
-	r.srv.Script("open", alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Success()}})
-	r.srv.Script("resume", alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Success()}})
+	r.srv.Script("open", alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Success()}})
+	r.srv.Script("resume", alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Success()}})
 	r.reg.SetAutoDone(true)
 	clock.advance(11 * time.Minute) // past the deadlines, inside the cancel window
-	r.srv.Script("late", alipaytest.Script{})
+	r.srv.Script("late", alipaysim.Script{})
 	r.start(opts)
 	r.reg.waitResults("done", before+1) // the RESULT of done resent
 	if res := r.reg.result("late"); res.Status != "CANCELLED" || res.Code != device.CodeTimeout {
@@ -258,10 +259,10 @@ func TestRestartResumesPollingAndResendsResults(t *testing.T) {
 
 func TestStopIsPromptWithCallsInFlight(t *testing.T) {
 	r := newRig(t)
-	r.srv.Script("slow", alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Slow(time.Hour)}})
+	r.srv.Script("slow", alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Slow(time.Hour)}})
 	r.start(testOptions())
 	r.pay("slow", 100, 0)
-	ctx, cancel := context.WithTimeout(context.Background(), guard)
+	ctx, cancel := context.WithTimeout(context.Background(), postest.Guard)
 	defer cancel()
 	if _, err := r.srv.WaitCalls(ctx, 1); err != nil {
 		t.Fatal(err)
@@ -283,7 +284,7 @@ func TestStopIsPromptWithCallsInFlight(t *testing.T) {
 
 func TestResultResentUntilDone(t *testing.T) {
 	r := newRig(t)
-	r.srv.Script("pos-1", alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Success()}})
+	r.srv.Script("pos-1", alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Success()}})
 	r.reg.SetAutoDone(false)
 	opts := testOptions()
 	opts.ResendAfter = 100 * time.Millisecond
@@ -313,7 +314,7 @@ func TestOperatorProblemKeepsPaymentsAndSlowsDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.client = client
-	r.srv.Script("pos-1", alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Success()}})
+	r.srv.Script("pos-1", alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Success()}})
 	r.start(testOptions())
 	r.pay("pos-1", 100, 0)
 	var s Snapshot
@@ -332,7 +333,7 @@ func TestOperatorProblemKeepsPaymentsAndSlowsDown(t *testing.T) {
 
 func TestDeliveredPaymentsPrunedAfterRetention(t *testing.T) {
 	r := newRig(t)
-	r.srv.Script("old", alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Success()}})
+	r.srv.Script("old", alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Success()}})
 	var clock offsetClock
 	opts := testOptions()
 	opts.Now = clock.now

@@ -115,13 +115,13 @@ func (a *Agent) learn(req string, t *queue.Track, c alipay.Class, code string, n
 // it knows the payment, and every verified answer for polling.absent_grace
 // since the run began was ORDER_NOT_EXIST (the caller has just added one).
 func (a *Agent) absentTooLong(t *queue.Track) bool {
-	return t.Refusals > 0 && !t.Known && !t.AbsentSince.IsZero() && t.AbsentFor >= a.opts.Polling.AbsentGrace
+	return t.Refusals > 0 && !t.Known && !t.AbsentSince.IsZero() && t.AbsentFor >= a.opts.AbsentGrace
 }
 
 // notExist ends a payment by the grace rule: FAIL ORDER_NOT_EXIST, flagged
 // for a person, in the same step.
 func (a *Agent) notExist(p *queue.Payment, st *queue.Step, now time.Time) {
-	a.log.Error().Str("req", p.RequestID).Dur("grace", a.opts.Polling.AbsentGrace).
+	a.log.Error().Str("req", p.RequestID).Dur("grace", a.opts.AbsentGrace).
 		Msg("Alipay has had no record of the payment since its cancel was refused; it ends FAIL ORDER_NOT_EXIST and a person must follow it up")
 	st.Result = &queue.Result{Status: queue.Fail, Code: codeNotExist,
 		Message: "Alipay has no record of this payment", Time: alipayTime("", now)}
@@ -189,18 +189,18 @@ func (a *Agent) inquired(p *queue.Payment, o outcome, st *queue.Step, now time.T
 		case o.act == actLook && p.Recovered && !st.Checked:
 			// No cancel of a payment salvage brought back before Alipay
 			// said where it is.
-			st.Next = now.Add(a.opts.Polling.Interval)
+			st.Next = now.Add(a.opts.Interval)
 		case o.act == actLook:
 			st.Cancel, st.Event.Note = device.CodeTimeout, noteLookThenCancel
 			st.Next = now.Add(a.gap())
 		case o.act == actVerify:
 			// The next cancel waits longer after each refusal (rule 9).
 			st.Event.Note = noteCancelAgain
-			st.Next = now.Add(backoff(a.opts.Polling.Interval, maxBackoff, t.Refusals+t.Throttled+1, a.rand))
+			st.Next = now.Add(backoff(a.opts.Interval, maxBackoff, t.Refusals+t.Throttled+1, a.rand))
 		case p.State == queue.Cancelling:
 			st.Next = now // the register asked to cancel while this inquiry was out
 		default:
-			st.Next = now.Add(a.opts.Polling.Interval)
+			st.Next = now.Add(a.opts.Interval)
 		}
 	default:
 		wait := a.failed(p, o, st, class, now)
@@ -292,14 +292,14 @@ func (a *Agent) cancelled(p *queue.Payment, o outcome, st *queue.Step, now time.
 		st.Event.Note = noteCancelRefused
 		a.log.Warn().Str("req", p.RequestID).Str("code", code).Int("refusals", t.Refusals).
 			Msg("Alipay refused the cancel; asking inquiryPayment for the truth")
-		st.Next = now.Add(a.opts.Polling.Interval)
+		st.Next = now.Add(a.opts.Interval)
 	default:
 		wait := a.failed(p, o, st, class, now)
 		if ae, ok := errors.AsType[*alipay.Error](o.err); ok && ae.Verified && ae.ResultStatus == "F" {
 			// A rate limit or a credential error refused the cancel too:
 			// the next one waits as long as after any refusal.
 			t.Throttled++
-			wait = max(wait, backoff(a.opts.Polling.Interval, maxBackoff, t.Refusals+t.Throttled+1, a.rand))
+			wait = max(wait, backoff(a.opts.Interval, maxBackoff, t.Refusals+t.Throttled+1, a.rand))
 		}
 		st.Next = now.Add(wait)
 	}
@@ -323,15 +323,15 @@ func (a *Agent) failed(p *queue.Payment, o outcome, st *queue.Step, class alipay
 				Msg("Alipay refuses posagent's credentials; payments are kept and asked about slowly until the configuration is fixed (check client_id, the key files, key_version and the clock)")
 		}
 	case alipay.RateLimited:
-		wait = backoff(a.opts.Polling.Interval, maxBackoff, n+1, a.rand)
+		wait = backoff(a.opts.Interval, maxBackoff, n+1, a.rand)
 	default:
 		if answered(o.err) {
 			// A U answer, or one that does not verify: AMS is there; ask
 			// again with the same parameters at the usual pace.
-			wait = a.opts.Polling.Interval
+			wait = a.opts.Interval
 		} else {
 			// No answer (timeout, connection refused, HTTP 5xx): back off.
-			wait = backoff(a.opts.Polling.Interval, maxBackoff, n, a.rand)
+			wait = backoff(a.opts.Interval, maxBackoff, n, a.rand)
 		}
 	}
 	if o.act == actLate {
@@ -344,7 +344,7 @@ func (a *Agent) failed(p *queue.Payment, o outcome, st *queue.Step, class alipay
 
 // latePace is the time between two inquiries of a payment that can no
 // longer be cancelled.
-func (a *Agent) latePace() time.Duration { return lateFactor * a.opts.Polling.Interval }
+func (a *Agent) latePace() time.Duration { return lateFactor * a.opts.Interval }
 
 // cancelledResult is the result of a payment the agent cancelled.
 func cancelledResult(p *queue.Payment, t *queue.Track, pid, at string, now time.Time) *queue.Result {

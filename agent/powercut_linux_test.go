@@ -19,12 +19,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/creack/pty"
-
 	"github.com/posagent/posagent/alipay"
+	"github.com/posagent/posagent/alipay/alipaysim"
 	"github.com/posagent/posagent/alipay/alipaytest"
 	"github.com/posagent/posagent/device"
 	"github.com/posagent/posagent/internal/lazyfs"
+	"github.com/posagent/posagent/internal/postest"
 	"github.com/posagent/posagent/queue"
 )
 
@@ -193,13 +193,13 @@ func TestPowerCut(t *testing.T) {
 type powerCutRig struct {
 	bin, config, db string
 	fs              *lazyfs.Mount
-	srv             *alipaytest.Server
+	srv             *alipaysim.Server
 	reg             *payingRegister
 }
 
 func newPowerCutRig(t *testing.T) *powerCutRig {
 	dir := t.TempDir()
-	h := &powerCutRig{bin: buildPosagent(t, dir)}
+	h := &powerCutRig{bin: postest.BuildPosagent(t, dir)}
 	backing, mnt := filepath.Join(dir, "disk"), filepath.Join(dir, "mnt")
 	for _, d := range []string{backing, mnt} {
 		if err := os.Mkdir(d, 0o700); err != nil {
@@ -214,23 +214,18 @@ func newPowerCutRig(t *testing.T) *powerCutRig {
 	h.fs = m
 	h.db = filepath.Join(mnt, "posagent.db")
 
-	h.srv = alipaytest.NewServer()
-	t.Cleanup(h.srv.Close)
+	h.srv = alipaytest.NewServer(t)
 	priv, pub, err := h.srv.WriteKeyFiles(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	master, slave, err := pty.Open()
-	if err != nil {
-		t.Skipf("no pseudo-terminals here: %v", err)
-	}
-	t.Cleanup(func() { slave.Close() })
+	line := postest.PTY(t)
 	port := filepath.Join(dir, "ttyREGISTER")
-	if err := os.Symlink(slave.Name(), port); err != nil {
+	if err := os.Symlink(line.Path, port); err != nil {
 		t.Fatal(err)
 	}
 	h.config = filepath.Join(dir, "posagent.toml")
-	writeAgentConfig(t, h.config, port, h.srv, priv, pub, fmt.Sprintf(`timeout = "2s"
+	postest.WriteConfig(t, h.config, port, h.srv, priv, pub, fmt.Sprintf(`timeout = "2s"
 [polling]
 interval = "1s"
 cancel_after = "10s"
@@ -244,7 +239,7 @@ file = %q
 [status]
 listen = ""
 `, h.db, filepath.Join(dir, "posagent.log")))
-	h.reg = newPayingRegister(t, pollable(t, master))
+	h.reg = newPayingRegister(t, line.Master)
 	return h
 }
 
@@ -357,8 +352,13 @@ func (h *powerCutRig) check(t *testing.T, when string, ps []queue.Payment, end b
 		if p.State == queue.Success && !paid[req] {
 			fail("%s is stored SUCCESS, and Alipay never answered SUCCESS for it", req)
 		}
-		if p.State.Final() && !slices.Contains(k.codes(), p.Result.Code) {
-			fail("%s (%s) is stored %s with code %q, want one of %q", req, k, p.State, p.Result.Code, k.codes())
+		if p.State == queue.Cancelled && paid[req] {
+			// CANCELLING is no contradiction: the customer may pay after
+			// the cancel was decided, and the next inquiry ends it SUCCESS.
+			fail("%s is stored CANCELLED, and Alipay answered SUCCESS for it", req)
+		}
+		if p.State.Final() && !slices.Contains(k.codes(p.State), p.Result.Code) {
+			fail("%s (%s) is stored %s with code %q, want one of %q", req, k, p.State, p.Result.Code, k.codes(p.State))
 		}
 		if p.Delivered() && !done[req] {
 			fail("%s is out of the outbox, and the register never sent DONE for it", req)
@@ -401,27 +401,32 @@ func (k payKind) String() string {
 }
 
 // script is what the fake Alipay plays for a payment of kind k.
-func (k payKind) script() alipaytest.Script {
-	var steps []alipaytest.Step
+func (k payKind) script() alipaysim.Script {
+	var steps []alipaysim.Step
 	switch k {
 	case paySuccess:
-		steps = []alipaytest.Step{alipaytest.Processing(1), alipaytest.Success()}
+		steps = []alipaysim.Step{alipaysim.Processing(1), alipaysim.Success()}
 	case payUnknown:
-		steps = []alipaytest.Step{alipaytest.Unknown(2), alipaytest.Success()}
+		steps = []alipaysim.Step{alipaysim.Unknown(2), alipaysim.Success()}
 	case payFail:
-		steps = []alipaytest.Step{alipaytest.Fail("USER_BALANCE_NOT_ENOUGH")}
+		steps = []alipaysim.Step{alipaysim.Fail("USER_BALANCE_NOT_ENOUGH")}
 	case payMismatch:
-		steps = []alipaytest.Step{alipaytest.MismatchedAmount(alipay.Amount{Currency: "USD", Value: "1"})}
+		steps = []alipaysim.Step{alipaysim.MismatchedAmount(alipay.Amount{Currency: "USD", Value: "1"})}
 	}
-	return alipaytest.Script{Steps: steps}
+	return alipaysim.Script{Steps: steps}
 }
 
 // states are the states a payment of kind k may be stored in; once the
-// agent answered the register's CANCEL, it never is PENDING again.
+// agent answered the register's CANCEL, it never is PENDING again. A payment
+// that Alipay would have answered SUCCESS may still reach its deadline first,
+// when cuts keep the agent down long enough: the one inquiry before the
+// cancel (docs/design.md, rule 9) then finds it still PROCESSING, and it is
+// cancelled for good reason. check makes sure that no payment Alipay
+// answered SUCCESS for is ever cancelled at Alipay or stored CANCELLED.
 func (k payKind) states(cancelAnswered bool) []queue.State {
 	switch {
 	case k == paySuccess || k == payUnknown:
-		return []queue.State{queue.Pending, queue.Success}
+		return []queue.State{queue.Pending, queue.Success, queue.Cancelling, queue.Cancelled}
 	case k == payFail:
 		return []queue.State{queue.Pending, queue.Fail}
 	case cancelAnswered:
@@ -430,16 +435,19 @@ func (k payKind) states(cancelAnswered bool) []queue.State {
 	return []queue.State{queue.Pending, queue.Cancelling, queue.Cancelled}
 }
 
-// codes are the result codes a final payment of kind k may have.
-func (k payKind) codes() []string {
-	switch k {
-	case paySuccess, payUnknown:
+// codes are the result codes a payment of kind k that ended in state may
+// have.
+func (k payKind) codes(state queue.State) []string {
+	switch {
+	case (k == paySuccess || k == payUnknown) && state == queue.Success:
 		return []string{"SUCCESS"}
-	case payFail:
-		return []string{"USER_BALANCE_NOT_ENOUGH"}
-	case payTimeout:
+	case k == paySuccess || k == payUnknown:
 		return []string{device.CodeTimeout}
-	case payRegisterCancel:
+	case k == payFail:
+		return []string{"USER_BALANCE_NOT_ENOUGH"}
+	case k == payTimeout:
+		return []string{device.CodeTimeout}
+	case k == payRegisterCancel:
 		// The register's CANCEL may come after the deadline, when its
 		// answer was lost to a cut more than once.
 		return []string{device.CodeRegisterCancel, device.CodeTimeout}
@@ -480,7 +488,7 @@ func newPayingRegister(t *testing.T, master *os.File) *payingRegister {
 // agent is up and its store open.
 func (r *payingRegister) waitReady(t *testing.T, req string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), guard)
+	ctx, cancel := context.WithTimeout(context.Background(), postest.Guard)
 	defer cancel()
 	r.mu.Lock()
 	r.kindOf[req] = payFail
@@ -493,7 +501,7 @@ func (r *payingRegister) waitReady(t *testing.T, req string) {
 // payStream pays payments of every kind, one after the other, until ctx
 // ends. Each PAY is sent again until it is answered; a payment
 // the register cancels gets its CANCEL the same way once accepted.
-func (r *payingRegister) payStream(ctx context.Context, srv *alipaytest.Server) {
+func (r *payingRegister) payStream(ctx context.Context, srv *alipaysim.Server) {
 	for i := 0; ctx.Err() == nil; i++ {
 		req := fmt.Sprintf("pc-%05d", i)
 		k := payKind(i % int(payKinds))
@@ -580,7 +588,7 @@ func (r *payingRegister) statuses() int {
 // waitStatus waits for a STATUS after the first seen.
 func (r *payingRegister) waitStatus(t *testing.T, seen int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), guard)
+	ctx, cancel := context.WithTimeout(context.Background(), postest.Guard)
 	defer cancel()
 	n := 0
 	_, err := r.WaitMessage(ctx, func(m device.Message) bool {

@@ -65,7 +65,7 @@ func TestOnePaymentCountsOnceTowardsTheWrongMerchantProblem(t *testing.T) {
 			}
 			defer s.Close()
 			var mono time.Duration
-			a := New(s, simNoAlipay{}, simNoRegister{}, Options{Polling: simPolling, Now: func() time.Time { return now },
+			a := New(s, simNoAlipay{}, simNoRegister{}, Options{Interval: simInterval, CancelAfter: simCancelAfter, MaxRPS: simMaxRPS, Now: func() time.Time { return now },
 				Mono: func() time.Duration { return mono }, Workers: simWorkers})
 			if err := a.resume(); err != nil {
 				t.Fatal(err)

@@ -64,7 +64,7 @@ func TestRecoveredPaymentIsNotCancelledWithoutSayingWhereItIs(t *testing.T) {
 				t.Fatalf("the payment is not flagged recovered after the salvage (%v)", err)
 			}
 			var mono time.Duration
-			a := New(s, simNoAlipay{}, simNoRegister{}, Options{Polling: simPolling, Now: func() time.Time { return now },
+			a := New(s, simNoAlipay{}, simNoRegister{}, Options{Interval: simInterval, CancelAfter: simCancelAfter, MaxRPS: simMaxRPS, Now: func() time.Time { return now },
 				Mono: func() time.Duration { return mono }, Workers: simWorkers})
 			if err := a.resume(); err != nil {
 				t.Fatal(err)

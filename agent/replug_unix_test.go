@@ -10,40 +10,35 @@ import (
 	"testing"
 	"time"
 
-	"github.com/creack/pty"
-
 	"github.com/posagent/posagent/alipay"
+	"github.com/posagent/posagent/alipay/alipaysim"
 	"github.com/posagent/posagent/alipay/alipaytest"
 	"github.com/posagent/posagent/device"
+	"github.com/posagent/posagent/internal/postest"
 	"github.com/posagent/posagent/queue"
 )
 
 // cable is a register on a pseudo-terminal that the test plugs in behind the
 // agent's configured port path and pulls out again.
 type cable struct {
-	t      *testing.T
-	master *os.File
-	slave  *os.File // the test's descriptor of the slave, kept until unplug
-	reg    *testRegister
+	t   *testing.T
+	pty *device.PTY // its terminal side is the device plugged in
+	reg *testRegister
 }
 
 // newCable opens a pseudo-terminal, set raw as a serial line is. Nothing is
 // plugged in yet.
 func newCable(t *testing.T) *cable {
 	t.Helper()
-	master, slave, err := pty.Open()
-	if err != nil {
-		t.Skipf("no pseudo-terminals here: %v", err)
-	}
-	t.Cleanup(func() { slave.Close() })
+	p := postest.PTY(t)
 	// Opening the port sets it raw; do so before the register writes, so
 	// that no echo of a cooked terminal reaches it.
-	raw, err := device.OpenPort(context.Background(), device.PortConfig{Path: slave.Name()})
+	raw, err := device.OpenPort(context.Background(), device.PortConfig{Path: p.Path})
 	if err != nil {
 		t.Fatalf("setting the pty raw: %v", err)
 	}
 	raw.Close()
-	return &cable{t: t, master: pollable(t, master), slave: slave}
+	return &cable{t: t, pty: p}
 }
 
 // plug points path at the cable's device, replacing what it pointed at in
@@ -52,13 +47,13 @@ func newCable(t *testing.T) *cable {
 func (c *cable) plug(path string) *testRegister {
 	c.t.Helper()
 	next := path + ".next"
-	if err := os.Symlink(c.slave.Name(), next); err != nil {
+	if err := os.Symlink(c.pty.Path, next); err != nil {
 		c.t.Fatal(err)
 	}
 	if err := os.Rename(next, path); err != nil {
 		c.t.Fatal(err)
 	}
-	c.reg = startRegister(c.t, c.master)
+	c.reg = startRegister(c.t, c.pty.Master)
 	return c.reg
 }
 
@@ -66,8 +61,7 @@ func (c *cable) plug(path string) *testRegister {
 // descriptor of the test close) and so does the path.
 func (c *cable) unplug(path string) {
 	c.t.Helper()
-	c.master.Close()
-	c.slave.Close()
+	c.pty.Close()
 	if err := os.Remove(path); err != nil {
 		c.t.Fatal(err)
 	}
@@ -85,23 +79,22 @@ func TestReplugBehindARepointedPortPath(t *testing.T) {
 	// Open the second device now, so that it cannot get the first one's
 	// freed name: the replug must be found through the repointed path.
 	second := newCable(t)
-	if first.slave.Name() == second.slave.Name() {
+	if first.pty.Path == second.pty.Path {
 		t.Fatal("two ptys with one name")
 	}
 
-	srv := alipaytest.NewServer()
-	t.Cleanup(srv.Close)
+	srv := alipaytest.NewServer(t)
 	client, err := alipay.NewClient(srv.ClientConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := &rig{t: t, srv: srv, client: client, dbPath: filepath.Join(t.TempDir(), "posagent.db"), slave: path}
 	r.reg = first.plug(path)
-	srv.Script("pending", alipaytest.Script{}) // PROCESSING until scripted again
+	srv.Script("pending", alipaysim.Script{}) // PROCESSING until scripted again
 	opts := testOptions()
-	opts.Polling.CancelAfter = time.Minute
+	opts.CancelAfter = time.Minute
 	r.start(opts)
-	r.waitAgent("the link up on the first device", func(s Snapshot) bool { return s.LinkUp && s.LinkDevice == first.slave.Name() })
+	r.waitAgent("the link up on the first device", func(s Snapshot) bool { return s.LinkUp && s.LinkDevice == first.pty.Path })
 	if st := r.pay("pending", 100, 0); st.State != "ACCEPTED" {
 		t.Fatalf("PAY answered %+v, want ACCEPTED", st)
 	}
@@ -110,7 +103,7 @@ func TestReplugBehindARepointedPortPath(t *testing.T) {
 	r.waitAgent("the link down", func(s Snapshot) bool { return !s.LinkUp })
 	// Alipay's answer comes while the cable is out: the payment is final
 	// in the store, its RESULT cannot go out.
-	srv.Script("pending", alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Success()}})
+	srv.Script("pending", alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Success()}})
 	r.waitAgent("the payment final while unplugged", func(Snapshot) bool {
 		p, err := r.store.Get("pending")
 		return err == nil && p.State == queue.Success
@@ -121,13 +114,13 @@ func TestReplugBehindARepointedPortPath(t *testing.T) {
 	})
 
 	r.reg = second.plug(path)
-	r.waitAgent("the link up on the second device", func(s Snapshot) bool { return s.LinkUp && s.LinkDevice == second.slave.Name() })
+	r.waitAgent("the link up on the second device", func(s Snapshot) bool { return s.LinkUp && s.LinkDevice == second.pty.Path })
 	if res := r.reg.result("pending"); res.Status != "SUCCESS" || res.Amount != 100 {
 		t.Fatalf("RESULT after the replug %+v, want SUCCESS for 100", res)
 	}
 	waitDelivered(t, r, "pending")
 
-	srv.Script("after", alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Processing(1), alipaytest.Success()}})
+	srv.Script("after", alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Processing(1), alipaysim.Success()}})
 	if st := r.pay("after", 100, 0); st.State != "ACCEPTED" {
 		t.Fatalf("PAY after the replug answered %+v, want ACCEPTED", st)
 	}

@@ -109,7 +109,7 @@ type reply struct {
 func (a *Agent) handlePay(m pay, now time.Time) reply {
 	exp := m.exp
 	if exp <= 0 {
-		exp = a.opts.Polling.CancelAfter
+		exp = a.opts.CancelAfter
 	}
 	deadline, shortened := fitDeadline(now, exp)
 	p, created, err := a.store.Accept(queue.Payment{

@@ -87,7 +87,7 @@ func (a *Agent) enqueue(m device.Message) {
 // resultMessage is the RESULT of the final payment p.
 func resultMessage(p *queue.Payment) device.Result {
 	return device.Result{
-		Req: p.RequestID, Status: string(p.State), PID: paymentID(p),
+		Req: p.RequestID, Status: string(p.State), PID: p.AlipayID(),
 		Amount: p.Amount, Currency: p.Currency,
 		Code: p.Result.Code, Msg: p.Result.Message, Time: p.Result.Time,
 	}
@@ -97,18 +97,10 @@ func resultMessage(p *queue.Payment) device.Result {
 func statusMessage(s reply) device.Status {
 	m := device.Status{Req: cut(s.req, maxEchoedReqLen), State: s.state, Code: s.code, Msg: displayText(s.msg)}
 	if p := s.final; p != nil {
-		m.PID, m.Amount, m.Currency = paymentID(p), p.Amount, p.Currency
+		m.PID, m.Amount, m.Currency = p.AlipayID(), p.Amount, p.Currency
 		m.Code, m.Msg, m.Time = p.Result.Code, p.Result.Message, p.Result.Time
 	}
 	return m
-}
-
-// paymentID is Alipay's id of p: from its result, else from the PAY.
-func paymentID(p *queue.Payment) string {
-	if p.Result.PaymentID != "" {
-		return p.Result.PaymentID
-	}
-	return p.PaymentID
 }
 
 // cut returns s cut to its first n characters (code points).

@@ -4,32 +4,27 @@ package agent
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/creack/pty"
 	"github.com/rs/zerolog"
 
 	"github.com/posagent/posagent/alipay"
+	"github.com/posagent/posagent/alipay/alipaysim"
 	"github.com/posagent/posagent/alipay/alipaytest"
 	"github.com/posagent/posagent/device"
+	"github.com/posagent/posagent/internal/postest"
 	"github.com/posagent/posagent/queue"
 )
-
-// guard bounds every wait of these tests; it is a failure guard, never the
-// expected duration.
-const guard = 30 * time.Second
 
 // rig is a running agent between a register on a real pseudo-terminal and
 // the fake AMS server on loopback, with its store in a temporary folder.
 type rig struct {
 	t      testing.TB
-	srv    *alipaytest.Server
+	srv    *alipaysim.Server
 	client *alipay.Client
 	dbPath string
 	slave  string // the pty path the agent opens
@@ -44,30 +39,21 @@ type rig struct {
 
 // testOptions are fast polling settings for tests.
 func testOptions() Options {
-	return Options{Polling: PollingSection{Interval: 20 * time.Millisecond, CancelAfter: 3 * time.Second, MaxRPS: 200}}
+	return Options{Interval: 20 * time.Millisecond, CancelAfter: 3 * time.Second, MaxRPS: 200}
 }
 
 func newRig(t testing.TB) *rig {
 	t.Helper()
-	master, slave, err := pty.Open()
-	if err != nil {
-		t.Skipf("no pseudo-terminals here: %v", err)
-	}
-	if _, err := pty.GetsizeFull(slave); err != nil && errors.Is(err, os.ErrInvalid) {
-		t.Skip("pseudo-terminals unusable")
-	}
-	// The agent opens the slave by path with go.bug.st/serial, as in the
-	// field; this descriptor keeps the pty pair alive between agents.
-	slavePath := slave.Name()
-	t.Cleanup(func() { slave.Close() })
-	srv := alipaytest.NewServer()
-	t.Cleanup(srv.Close)
+	// The agent opens the terminal side by path with go.bug.st/serial, as
+	// in the field; the pair lives as long as the test, across agents.
+	p := postest.PTY(t)
+	srv := alipaytest.NewServer(t)
 	client, err := alipay.NewClient(srv.ClientConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &rig{t: t, srv: srv, client: client, dbPath: filepath.Join(t.TempDir(), "posagent.db"), slave: slavePath}
-	r.reg = startRegister(t, pollable(t, master))
+	r := &rig{t: t, srv: srv, client: client, dbPath: filepath.Join(t.TempDir(), "posagent.db"), slave: p.Path}
+	r.reg = startRegister(t, p.Master)
 	return r
 }
 
@@ -102,7 +88,7 @@ func (r *rig) halt() {
 		if err != nil {
 			r.t.Errorf("Run: %v", err)
 		}
-	case <-time.After(guard):
+	case <-time.After(postest.Guard):
 		r.t.Fatal("agent did not stop")
 	}
 	r.store.Close()
@@ -113,7 +99,7 @@ func (r *rig) halt() {
 // reports true.
 func (r *rig) waitAgent(what string, ok func(Snapshot) bool) {
 	r.t.Helper()
-	deadline := time.After(guard)
+	deadline := time.After(postest.Guard)
 	for {
 		s, changed := r.agent.Watch()
 		if ok(s) {
@@ -135,24 +121,15 @@ func (r *rig) pay(req string, amount int64, expiry time.Duration) device.Status 
 
 // testRegister is a device.Register on the master side of the pty, which
 // records what the agent sends and confirms every RESULT with DONE unless
-// SetAutoDone(false); its waits fail the test after guard.
+// SetAutoDone(false); its waits fail the test after postest.Guard.
 type testRegister struct {
 	*device.Register
 	t testing.TB
 }
 
 func startRegister(t testing.TB, master *os.File) *testRegister {
-	conn := ptyConn{master}
-	opened := false
 	reg := device.NewRegister(device.PortConfig{Path: "register"},
-		device.WithOpener(func(ctx context.Context) (device.Conn, error) {
-			if opened {
-				<-ctx.Done() // one pty master for the whole test
-				return nil, ctx.Err()
-			}
-			opened = true
-			return conn, nil
-		}))
+		device.WithOpener(device.OpenOnce(device.FileConn{File: master}))) // one pty master for the whole test
 	reg.SetAutoDone(true)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -218,7 +195,7 @@ func (r *testRegister) received(match func(device.Message) bool) []device.Messag
 // order, so counting the matches skips the first n.
 func (r *testRegister) nth(what string, n int, match func(device.Message) bool) device.Message {
 	r.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), guard)
+	ctx, cancel := context.WithTimeout(context.Background(), postest.Guard)
 	defer cancel()
 	matched := 0
 	m, err := r.WaitMessage(ctx, func(m device.Message) bool {
@@ -254,21 +231,3 @@ func reqOf(m device.Message) string {
 }
 
 // ptyConn is the pty master as a link connection.
-type ptyConn struct{ *os.File }
-
-func (ptyConn) Drain() error { return nil }
-
-// pollable returns f as a non-blocking file, so that Close ends a Read
-// blocked on it, as it does for the serial port on the agent's side.
-func pollable(t testing.TB, f *os.File) *os.File {
-	t.Helper()
-	fd, err := syscall.Dup(int(f.Fd()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	if err := syscall.SetNonblock(fd, true); err != nil {
-		t.Fatal(err)
-	}
-	return os.NewFile(uintptr(fd), "ptmx")
-}

@@ -10,8 +10,9 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/posagent/posagent/alipay"
-	"github.com/posagent/posagent/alipay/alipaytest"
+	"github.com/posagent/posagent/alipay/alipaysim"
 	"github.com/posagent/posagent/device"
+	"github.com/posagent/posagent/internal/postest"
 	"github.com/posagent/posagent/queue"
 )
 
@@ -20,8 +21,8 @@ import (
 // Alipay refuses, and how it paces itself.
 
 // repeat returns n copies of step s.
-func repeat(s alipaytest.Step, n int) []alipaytest.Step {
-	steps := make([]alipaytest.Step, n)
+func repeat(s alipaysim.Step, n int) []alipaysim.Step {
+	steps := make([]alipaysim.Step, n)
 	for i := range steps {
 		steps[i] = s
 	}
@@ -29,8 +30,8 @@ func repeat(s alipaytest.Step, n int) []alipaytest.Step {
 }
 
 // callsOf returns the calls of api the fake Alipay got for req.
-func callsOf(srv *alipaytest.Server, api, req string) []alipaytest.Call {
-	var out []alipaytest.Call
+func callsOf(srv *alipaysim.Server, api, req string) []alipaysim.Call {
+	var out []alipaysim.Call
 	for _, c := range srv.Calls() {
 		if c.API == api && c.PaymentRequestID == req {
 			out = append(out, c)
@@ -55,19 +56,19 @@ func (r *rig) waitPayment(req, what string, ok func(queue.Payment) bool) queue.P
 func TestAnswerOtherThanOrderNotExistEndsTheGrace(t *testing.T) {
 	r := newRig(t)
 	const req = "seen-once"
-	notExist := alipaytest.Refuse(codeNotExist)
+	notExist := alipaysim.Refuse(codeNotExist)
 	// Alipay denies the payment, knows it once, then denies it again.
-	inquiries := append(repeat(notExist, 3), alipaytest.Processing(1))
-	r.srv.Script(req, alipaytest.Script{
+	inquiries := append(repeat(notExist, 3), alipaysim.Processing(1))
+	r.srv.Script(req, alipaysim.Script{
 		Steps:  append(inquiries, repeat(notExist, 200)...),
-		Cancel: repeat(alipaytest.Refuse(codeNotExist), 200),
+		Cancel: repeat(alipaysim.Refuse(codeNotExist), 200),
 	})
 	opts := testOptions()
-	opts.Polling.CancelAfter = 100 * time.Millisecond
+	opts.CancelAfter = 100 * time.Millisecond
 	// The fourth inquiry comes within a few pauses of the first refusal
 	// (20, 40, 80 ms), well inside the grace; the seventh refusal comes
 	// after pauses adding up to more than twice the grace.
-	opts.Polling.AbsentGrace = time.Second
+	opts.AbsentGrace = time.Second
 	r.start(opts)
 	if st := r.pay(req, 100, 0); st.State != "ACCEPTED" {
 		t.Fatalf("PAY answered %+v", st)
@@ -86,9 +87,9 @@ func TestAnswerOtherThanOrderNotExistEndsTheGrace(t *testing.T) {
 func TestCancelWindowExceededStopsCancelling(t *testing.T) {
 	r := newRig(t)
 	const req = "too-late"
-	r.srv.Script(req, alipaytest.Script{Cancel: repeat(alipaytest.Refuse(codeWindowExceeded), 50)}) // PROCESSING
+	r.srv.Script(req, alipaysim.Script{Cancel: repeat(alipaysim.Refuse(codeWindowExceeded), 50)}) // PROCESSING
 	opts := testOptions()
-	opts.Polling.CancelAfter = 100 * time.Millisecond
+	opts.CancelAfter = 100 * time.Millisecond
 	r.start(opts)
 	r.pay(req, 100, 0)
 	p := r.waitPayment(req, "three slow inquiries after the refusal", func(p queue.Payment) bool {
@@ -105,13 +106,13 @@ func TestCancelWindowExceededStopsCancelling(t *testing.T) {
 	if len(cancels) != 1 {
 		t.Fatalf("%d cancels, want 1: no cancel after CANCEL_WINDOW_EXCEED", len(cancels))
 	}
-	var after []alipaytest.Call
+	var after []alipaysim.Call
 	for _, c := range callsOf(r.srv, alipay.APIInquiry, req) {
 		if c.Time.After(cancels[0].Time) {
 			after = append(after, c)
 		}
 	}
-	late := lateFactor * opts.Polling.Interval
+	late := lateFactor * opts.Interval
 	for i := 1; i < len(after); i++ {
 		if gap := after[i].Time.Sub(after[i-1].Time); gap < late {
 			t.Errorf("inquiries %v apart after the refusal, want at least %v", gap, late)
@@ -122,9 +123,9 @@ func TestCancelWindowExceededStopsCancelling(t *testing.T) {
 func TestRefusedCancelsAreRetriedWithGrowingPauses(t *testing.T) {
 	r := newRig(t)
 	const req = "refused"
-	r.srv.Script(req, alipaytest.Script{Cancel: append(repeat(alipaytest.Refuse("PROCESS_FAIL"), 5), alipaytest.Success())})
+	r.srv.Script(req, alipaysim.Script{Cancel: append(repeat(alipaysim.Refuse("PROCESS_FAIL"), 5), alipaysim.Success())})
 	opts := testOptions()
-	opts.Polling.CancelAfter = 100 * time.Millisecond
+	opts.CancelAfter = 100 * time.Millisecond
 	r.start(opts)
 	r.pay(req, 100, 0)
 	if res := r.reg.result(req); res.Status != "CANCELLED" || res.Code != device.CodeTimeout {
@@ -136,7 +137,7 @@ func TestRefusedCancelsAreRetriedWithGrowingPauses(t *testing.T) {
 	}
 	// After the k-th refusal: one interval to the inquiry, then at least
 	// three quarters (the jitter) of interval * 2^k to the next cancel.
-	interval := opts.Polling.Interval
+	interval := opts.Interval
 	for k := 1; k < len(cancels); k++ {
 		least := interval + time.Duration(float64(interval<<k)*0.75)
 		if gap := cancels[k].Time.Sub(cancels[k-1].Time); gap < least {
@@ -153,7 +154,7 @@ func TestRefusedCancelsAreRetriedWithGrowingPauses(t *testing.T) {
 func TestPaymentsUnknownToAlipayRaiseAnOperatorProblem(t *testing.T) {
 	r := newRig(t)
 	opts := testOptions()
-	opts.Polling.CancelAfter = 100 * time.Millisecond
+	opts.CancelAfter = 100 * time.Millisecond
 	r.start(opts)
 	for _, req := range []string{"u1", "u2", "u3"} { // unscripted: ORDER_NOT_EXIST
 		r.pay(req, 100, 0)
@@ -168,7 +169,7 @@ func TestPaymentsUnknownToAlipayRaiseAnOperatorProblem(t *testing.T) {
 			t.Errorf("problem %q does not name %s", s.OperatorProblem, key)
 		}
 	}
-	r.srv.Script("known", alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Success()}})
+	r.srv.Script("known", alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Success()}})
 	r.pay("known", 100, 0)
 	if res := r.reg.result("known"); res.Status != "SUCCESS" {
 		t.Fatalf("RESULT %+v", res)
@@ -179,7 +180,7 @@ func TestPaymentsUnknownToAlipayRaiseAnOperatorProblem(t *testing.T) {
 func TestAnswersThatNeverVerifyRaiseAnOperatorProblem(t *testing.T) {
 	r := newRig(t)
 	const req = "forged"
-	r.srv.Script(req, alipaytest.Script{Steps: append(repeat(alipaytest.Forged(), badSignatureLimit), alipaytest.Success())})
+	r.srv.Script(req, alipaysim.Script{Steps: append(repeat(alipaysim.Forged(), badSignatureLimit), alipaysim.Success())})
 	opts := testOptions()
 	opts.PublicKeyFile = "/etc/posagent/alipay_public_key.pem"
 	r.start(opts)
@@ -201,11 +202,11 @@ func TestAnswersThatNeverVerifyRaiseAnOperatorProblem(t *testing.T) {
 func TestWallClockSteppedBackDoesNotStallPolling(t *testing.T) {
 	r := newRig(t)
 	const req = "stepped"
-	r.srv.Script(req, alipaytest.Script{}) // PROCESSING
+	r.srv.Script(req, alipaysim.Script{}) // PROCESSING
 	var clock offsetClock
 	opts := testOptions()
 	opts.Now = clock.now
-	opts.Polling.CancelAfter = time.Hour
+	opts.CancelAfter = time.Hour
 	r.start(opts)
 	r.pay(req, 100, 0)
 	p := r.waitPayment(req, "two inquiries", func(p queue.Payment) bool { return p.Inquiries >= 2 })
@@ -216,7 +217,7 @@ func TestWallClockSteppedBackDoesNotStallPolling(t *testing.T) {
 func TestStoreThatCannotWriteMakesNoFurtherCalls(t *testing.T) {
 	r := newRig(t)
 	const req = "unwritable"
-	r.srv.Script(req, alipaytest.Script{}) // PROCESSING
+	r.srv.Script(req, alipaysim.Script{}) // PROCESSING
 	s, err := queue.Open(r.dbPath, queue.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -243,7 +244,7 @@ func TestStoreThatCannotWriteMakesNoFurtherCalls(t *testing.T) {
 	for range 3 {
 		select {
 		case <-failures:
-		case <-time.After(guard):
+		case <-time.After(postest.Guard):
 			t.Fatal("no failed commit logged")
 		}
 	}
@@ -274,7 +275,7 @@ func TestClockOffsetFromAlipayIsShown(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := newRig(t)
 			r.srv.SetClockSkew(tt.skew)
-			r.srv.Script("p", alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Success()}})
+			r.srv.Script("p", alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Success()}})
 			r.start(testOptions())
 			r.pay("p", 100, 0)
 			r.reg.result("p")
@@ -291,9 +292,9 @@ func TestMismatchIsNeverForgottenForSuccess(t *testing.T) {
 	const req = "two-amounts"
 	usd99 := alipay.Amount{Currency: "USD", Value: "99"}
 	// Another amount, then the right one: Alipay said two things.
-	r.srv.Script(req, alipaytest.Script{
-		Steps:  []alipaytest.Step{alipaytest.MismatchedAmount(usd99), alipaytest.Success()},
-		Cancel: []alipaytest.Step{alipaytest.Refuse("PROCESS_FAIL"), alipaytest.Success()},
+	r.srv.Script(req, alipaysim.Script{
+		Steps:  []alipaysim.Step{alipaysim.MismatchedAmount(usd99), alipaysim.Success()},
+		Cancel: []alipaysim.Step{alipaysim.Refuse("PROCESS_FAIL"), alipaysim.Success()},
 	})
 	r.start(testOptions())
 	r.pay(req, 100, 0)

@@ -16,7 +16,7 @@ const minGap = 500 * time.Millisecond
 // gap is the pause before a call that follows another at once (a cancel
 // after the look at the deadline, a cancel after a mismatch): never more
 // than the polling interval, so fast test settings stay fast.
-func (a *Agent) gap() time.Duration { return min(minGap, a.opts.Polling.Interval) }
+func (a *Agent) gap() time.Duration { return min(minGap, a.opts.Interval) }
 
 // schedule plans payment req's next action at next, a wall-clock instant
 // written with the payment at wall-clock now. The loop keeps the wait, not
@@ -51,13 +51,13 @@ func (a *Agent) plans(ps []queue.Payment, now time.Time) {
 	for i := range ps {
 		p := &ps[i]
 		act := decide(p, now)
-		pace, least := a.opts.Polling.Interval, time.Duration(0)
+		pace, least := a.opts.Interval, time.Duration(0)
 		switch refusals := p.Track.Refusals + p.Track.Throttled; {
 		case act == actLate:
 			pace = a.latePace()
 		case act == actCancel && refusals > 0:
 			pace = maxBackoff
-			least = backoff(a.opts.Polling.Interval, maxBackoff, refusals+1, a.rand)
+			least = backoff(a.opts.Interval, maxBackoff, refusals+1, a.rand)
 		case refusals > 0:
 			pace = maxBackoff
 		}

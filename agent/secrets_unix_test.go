@@ -27,8 +27,12 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/posagent/posagent/agent/service"
+	"github.com/posagent/posagent/alipay/alipaysim"
 	"github.com/posagent/posagent/alipay/alipaytest"
+	"github.com/posagent/posagent/config"
 	"github.com/posagent/posagent/device"
+	"github.com/posagent/posagent/internal/postest"
 	"github.com/posagent/posagent/queue"
 )
 
@@ -144,10 +148,10 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	var raw [32]byte
 	rand.Read(raw[:])
 	token := hex.EncodeToString(raw[:])
-	writeFile(t, filepath.Join(dir, "status.token"), token+"\n")
+	postest.WriteFile(t, filepath.Join(dir, "status.token"), token+"\n")
 	listen := freeAddr(t, "0.0.0.0")
 	path := filepath.Join(dir, "posagent.toml")
-	writeFile(t, path, fmt.Sprintf(`[register]
+	postest.WriteFile(t, path, fmt.Sprintf(`[register]
 port = %q
 [alipay]
 endpoint = %q
@@ -164,26 +168,26 @@ level = "debug"
 listen = %q
 allow_remote = true
 `, r.slave, endpoint, r.srv.ClientID, privPath, pubPath, listen))
-	cfg, err := LoadConfig(path)
+	cfg, err := config.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var logs syncBuffer
-	log, err := NewLogger(&logs, cfg.Log.Level, false)
+	log, err := service.NewLogger(&logs, cfg.Log.Level, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	payments := []struct {
 		req    string
-		script *alipaytest.Script // nil: Alipay never hears of it
-		cancel bool               // the cashier cancels it
+		script *alipaysim.Script // nil: Alipay never hears of it
+		cancel bool              // the cashier cancels it
 		status string
 	}{
-		{req: "pos-success", script: &alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Processing(1), alipaytest.Success()}}, status: "SUCCESS"},
-		{req: "pos-fail", script: &alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Fail("USER_BALANCE_NOT_ENOUGH")}}, status: "FAIL"},
-		{req: "pos-odd-answers", script: &alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Unknown(1), alipaytest.HTTP500(1), alipaytest.Unsigned(), alipaytest.Forged(), alipaytest.Success()}}, status: "SUCCESS"},
-		{req: "pos-cashier", script: &alipaytest.Script{}, cancel: true, status: "CANCELLED"},
-		{req: "pos-cancel-refused", script: &alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Processing(1), alipaytest.Success()}, Cancel: []alipaytest.Step{alipaytest.Refuse("ORDER_IS_CLOSED")}}, cancel: true, status: "SUCCESS"},
+		{req: "pos-success", script: &alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Processing(1), alipaysim.Success()}}, status: "SUCCESS"},
+		{req: "pos-fail", script: &alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Fail("USER_BALANCE_NOT_ENOUGH")}}, status: "FAIL"},
+		{req: "pos-odd-answers", script: &alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Unknown(1), alipaysim.HTTP500(1), alipaysim.Unsigned(), alipaysim.Forged(), alipaysim.Success()}}, status: "SUCCESS"},
+		{req: "pos-cashier", script: &alipaysim.Script{}, cancel: true, status: "CANCELLED"},
+		{req: "pos-cancel-refused", script: &alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Processing(1), alipaysim.Success()}, Cancel: []alipaysim.Step{alipaysim.Refuse("ORDER_IS_CLOSED")}}, cancel: true, status: "SUCCESS"},
 	}
 	for _, p := range payments {
 		if p.script != nil {
@@ -206,7 +210,7 @@ allow_remote = true
 			if err != nil {
 				t.Errorf("Serve: %v", err)
 			}
-		case <-time.After(guard):
+		case <-time.After(postest.Guard):
 			t.Fatal("Serve did not return after its context ended")
 		}
 	}
@@ -254,7 +258,7 @@ allow_remote = true
 	if err != nil {
 		t.Fatal(err)
 	}
-	qctx, qcancel := context.WithTimeout(context.Background(), guard)
+	qctx, qcancel := context.WithTimeout(context.Background(), postest.Guard)
 	defer qcancel()
 	if ps, err := client.List(qctx, queue.Filter{}); err != nil || len(ps) != len(payments) {
 		t.Errorf("the CLI's status client listed %d payments, %v; want %d", len(ps), err, len(payments))
@@ -348,12 +352,11 @@ func TestServeRefusesARemoteListenerWithoutAUsableToken(t *testing.T) {
 		want    string
 	}{
 		{name: "missing", want: "does not exist"},
-		{name: "empty", content: ptrTo(""), mode: 0o600, want: "is empty"},
-		{name: "too short", content: ptrTo("0123456789abcdef"), mode: 0o600, want: "16 characters, too short"},
-		{name: "unreadable", content: ptrTo(statusToken64), mode: 0o000, want: "cannot be read"},
+		{name: "empty", content: new(""), mode: 0o600, want: "is empty"},
+		{name: "too short", content: new("0123456789abcdef"), mode: 0o600, want: "16 characters, too short"},
+		{name: "unreadable", content: new(postest.Token), mode: 0o000, want: "cannot be read"},
 	}
-	srv := alipaytest.NewServer()
-	t.Cleanup(srv.Close)
+	srv := alipaytest.NewServer(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.mode == 0 && tt.content != nil && os.Geteuid() == 0 {
@@ -372,23 +375,23 @@ func TestServeRefusesARemoteListenerWithoutAUsableToken(t *testing.T) {
 			}
 			listen := freeAddr(t, "0.0.0.0")
 			path := filepath.Join(dir, "posagent.toml")
-			writeAgentConfig(t, path, filepath.Join(dir, "ttyUSB0"), srv, priv, pub, fmt.Sprintf(`[storage]
+			postest.WriteConfig(t, path, filepath.Join(dir, "ttyUSB0"), srv, priv, pub, fmt.Sprintf(`[storage]
 path = "posagent.db"
 [status]
 listen = %q
 allow_remote = true
 `, listen))
-			cfg, err := LoadConfig(path)
+			cfg, err := config.Load(path)
 			if err != nil {
 				t.Fatal(err)
 			}
 			err = Serve(context.Background(), cfg, zerolog.Nop(), "test")
-			var ce *ConfigError
+			var ce *config.Error
 			if !errors.As(err, &ce) || len(ce.Problems) != 1 || ce.Problems[0].Key != "status.token_file" ||
 				!strings.Contains(err.Error(), tokenPath) || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("Serve = %v, want one *ConfigError problem with status.token_file saying %q", err, tt.want)
+				t.Fatalf("Serve = %v, want one *config.Error problem with status.token_file saying %q", err, tt.want)
 			}
-			if strings.Contains(err.Error(), statusToken64) {
+			if strings.Contains(err.Error(), postest.Token) {
 				t.Errorf("the error shows the token: %v", err)
 			}
 			if _, err := os.Stat(filepath.Join(dir, "posagent.db")); err == nil {
@@ -411,17 +414,17 @@ func TestServeWarnsOfAPrivateKeyOthersCanRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "posagent.toml")
-	writeAgentConfig(t, path, r.slave, r.srv, priv, pub, "[storage]\npath = \"posagent.db\"\n[status]\nlisten = \"\"\n")
-	cfg, err := LoadConfig(path)
+	postest.WriteConfig(t, path, r.slave, r.srv, priv, pub, "[storage]\npath = \"posagent.db\"\n[status]\nlisten = \"\"\n")
+	cfg, err := config.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var logs syncBuffer
-	log, err := NewLogger(&logs, "info", false)
+	log, err := service.NewLogger(&logs, "info", false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.srv.Script("pos-1", alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Success()}})
+	r.srv.Script("pos-1", alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Success()}})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- Serve(ctx, cfg, log, "test") }()
@@ -433,7 +436,7 @@ func TestServeWarnsOfAPrivateKeyOthersCanRead(t *testing.T) {
 		t.Fatalf("Serve: %v", err)
 	}
 	want := fmt.Sprintf("the merchant private key file %s can be read by other users (its mode 0644 gives every user access)", priv)
-	for _, e := range jsonLines(t, []byte(logs.String())) {
+	for _, e := range postest.JSONLines(t, []byte(logs.String())) {
 		if e["level"] == "warn" && strings.HasPrefix(fmt.Sprint(e["message"]), want) {
 			return
 		}

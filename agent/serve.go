@@ -10,6 +10,7 @@ import (
 
 	"github.com/posagent/posagent/agent/status"
 	"github.com/posagent/posagent/alipay"
+	"github.com/posagent/posagent/config"
 	"github.com/posagent/posagent/device"
 	"github.com/posagent/posagent/queue"
 )
@@ -22,20 +23,20 @@ import (
 // Unless status.listen is empty, the status endpoint serves the agent's
 // state and payments there; an address that cannot be listened on stops
 // Serve at start too, and so does one that other hosts can reach without a
-// usable status.token_file (a *ConfigError): such a listener is never
+// usable status.token_file (a *config.Error): such a listener is never
 // served without its token.
 //
 // A merchant private key file that other users can read is logged as a
 // warning at start; the agent runs all the same.
-func Serve(ctx context.Context, cfg *Config, log zerolog.Logger, version string) (err error) {
+func Serve(ctx context.Context, cfg *config.Config, log zerolog.Logger, version string) (err error) {
 	apCfg, err := cfg.AlipayConfig()
 	if err != nil {
 		return err
 	}
-	if exposed, err := keyExposure(cfg.Alipay.PrivateKeyFile); err != nil {
+	if exposed, err := cfg.PrivateKeyExposure(); err != nil {
 		log.Warn().Err(err).Str("file", cfg.Alipay.PrivateKeyFile).Msg("cannot tell who may read the merchant private key file")
 	} else if exposed != "" {
-		log.Warn().Str("file", cfg.Alipay.PrivateKeyFile).Msg(keyExposedMsg(cfg.Alipay.PrivateKeyFile, exposed))
+		log.Warn().Str("file", cfg.Alipay.PrivateKeyFile).Msg(exposed)
 	}
 	token, err := statusToken(cfg, log)
 	if err != nil {
@@ -66,10 +67,13 @@ func Serve(ctx context.Context, cfg *Config, log zerolog.Logger, version string)
 	}
 	calls := status.NewCalls()
 	a := New(store, client, line, Options{
-		Polling:   cfg.Polling,
-		Retention: cfg.Storage.Retention,
-		Log:       log,
-		Calls:     calls,
+		Interval:    cfg.Polling.Interval,
+		CancelAfter: cfg.Polling.CancelAfter,
+		MaxRPS:      cfg.Polling.MaxRPS,
+		AbsentGrace: cfg.Polling.AbsentGrace,
+		Retention:   cfg.Storage.Retention,
+		Log:         log,
+		Calls:       calls,
 
 		PublicKeyFile: cfg.Alipay.AlipayPublicKeyFile,
 	})
@@ -108,14 +112,14 @@ func Serve(ctx context.Context, cfg *Config, log zerolog.Logger, version string)
 // statusToken returns the token the status endpoint must demand: "" for a
 // loopback listener or none, else the token of status.token_file, which
 // run writes first where it is missing on platforms where it does so
-// (runCreatesStatusToken).
-func statusToken(cfg *Config, log zerolog.Logger) (string, error) {
+// (config.Config.EnsureStatusToken).
+func statusToken(cfg *config.Config, log zerolog.Logger) (string, error) {
 	if cfg.Status.Listen == "" || !status.NeedsToken(cfg.Status.Listen) {
 		return "", nil
 	}
-	created, err := ensureStatusToken(cfg.Status.TokenFile)
+	created, err := cfg.EnsureStatusToken()
 	if err != nil {
-		return "", &ConfigError{Problems: []Problem{cfg.problem("status.token_file", err)}}
+		return "", err
 	}
 	if created {
 		log.Info().Str("file", cfg.Status.TokenFile).Msg("wrote a new random status token; head office sends it as Authorization: Bearer")

@@ -15,7 +15,9 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/posagent/posagent/alipay/alipaytest"
+	"github.com/posagent/posagent/alipay/alipaysim"
+	"github.com/posagent/posagent/config"
+	"github.com/posagent/posagent/internal/postest"
 )
 
 func TestServeRunsFromConfigWithStatusPage(t *testing.T) {
@@ -32,16 +34,16 @@ func TestServeRunsFromConfigWithStatusPage(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	path := filepath.Join(dir, "posagent.toml")
-	writeAgentConfig(t, path, r.slave, r.srv, priv, pub, fmt.Sprintf(`[storage]
+	postest.WriteConfig(t, path, r.slave, r.srv, priv, pub, fmt.Sprintf(`[storage]
 path = "posagent.db"
 [status]
 listen = %q
 `, addr))
-	cfg, err := LoadConfig(path)
+	cfg, err := config.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.srv.Script("pos-1", alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Success()}})
+	r.srv.Script("pos-1", alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Success()}})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- Serve(ctx, cfg, zerolog.Nop(), "test") }()
@@ -52,7 +54,7 @@ listen = %q
 			if err != nil {
 				t.Errorf("Serve: %v", err)
 			}
-		case <-time.After(guard):
+		case <-time.After(postest.Guard):
 			t.Error("Serve did not return after its context ended")
 		}
 		if _, err := os.Stat(filepath.Join(dir, "posagent.db")); err != nil {

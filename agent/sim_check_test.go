@@ -222,7 +222,7 @@ func (c *simChecker) toAgent(m device.Message) {
 		}
 		exp := m.Expiry
 		if exp <= 0 {
-			exp = simPolling.CancelAfter
+			exp = simCancelAfter
 		}
 		// The agent cuts a deadline that would fall after Alipay's cancel
 		// window (docs/register-protocol.md); the check holds it to the
@@ -282,7 +282,7 @@ func (c *simChecker) started(call simCall) {
 			c.fail(invWindowExceeded, p.req, "cancel #%d started after Alipay answered CANCEL_WINDOW_EXCEED", call.ID)
 		}
 		if p.refusedAt >= 0 && !p.damaged {
-			pace := simPolling.Interval
+			pace := simInterval
 			for i := 1; i < p.refusals && pace < time.Minute; i++ {
 				pace *= 2
 			}

@@ -22,13 +22,12 @@ import (
 	"github.com/posagent/posagent/queue"
 )
 
-// simPolling is the polling configuration every history runs with: the
-// defaults.
-var simPolling = PollingSection{
-	Interval:    3 * time.Second,
-	CancelAfter: 60 * time.Second,
-	MaxRPS:      5,
-}
+// The polling configuration every history runs with: the defaults.
+const (
+	simInterval    = 3 * time.Second
+	simCancelAfter = 60 * time.Second
+	simMaxRPS      = 5
+)
 
 // simResendAfter is the RESULT resend period the agent runs with.
 const simResendAfter = 30 * time.Second
@@ -73,7 +72,9 @@ func startSimAgent(path string, clock *simClock, seed uint64, failing bool) (*si
 	}
 	origin := clock.Mono()
 	opts := Options{
-		Polling:     simPolling,
+		Interval:    simInterval,
+		CancelAfter: simCancelAfter,
+		MaxRPS:      simMaxRPS,
 		Now:         clock.Wall,
 		Mono:        func() time.Duration { return clock.Mono() - origin },
 		Workers:     simWorkers,

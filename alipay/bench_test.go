@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/posagent/posagent/alipay"
+	"github.com/posagent/posagent/alipay/alipaysim"
 	"github.com/posagent/posagent/alipay/alipaytest"
 )
 
@@ -34,9 +35,8 @@ func BenchmarkVerifyContent(b *testing.B) {
 }
 
 func BenchmarkInquireRoundTrip(b *testing.B) {
-	srv := alipaytest.NewServer()
-	defer srv.Close()
-	srv.Script("R1", alipaytest.Script{}) // PROCESSING forever
+	srv := alipaytest.NewServer(b)
+	srv.Script("R1", alipaysim.Script{}) // PROCESSING forever
 	c, err := alipay.NewClient(srv.ClientConfig())
 	if err != nil {
 		b.Fatal(err)

@@ -19,24 +19,16 @@ import (
 	"time"
 
 	"github.com/posagent/posagent/alipay"
+	"github.com/posagent/posagent/alipay/alipaysim"
 	"github.com/posagent/posagent/alipay/alipaytest"
+	"github.com/posagent/posagent/internal/postest"
 )
-
-// guard bounds every wait in these tests; it only fires when something is broken.
-const guard = 30 * time.Second
-
-func testContext(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), guard)
-	t.Cleanup(cancel)
-	return ctx
-}
 
 // newFake starts a fake AMS server and a client configured for it; change,
 // when given, adjusts the client's config first.
-func newFake(t *testing.T, change func(*alipay.Config), opts ...alipaytest.Option) (*alipaytest.Server, *alipay.Client) {
+func newFake(t *testing.T, change func(*alipay.Config), opts ...alipaysim.Option) (*alipaysim.Server, *alipay.Client) {
 	t.Helper()
-	srv := alipaytest.NewServer(opts...)
-	t.Cleanup(srv.Close)
+	srv := alipaytest.NewServer(t, opts...)
 	cfg := srv.ClientConfig()
 	if change != nil {
 		change(&cfg)
@@ -64,7 +56,7 @@ func TestInquireClassifiesEveryAnswer(t *testing.T) {
 	srv, c := newFake(t, nil)
 	tests := []struct {
 		name          string
-		step          alipaytest.Step
+		step          alipaysim.Step
 		class         alipay.Class
 		paymentStatus string // for a nil error
 		resultStatus  string // for an *Error from a verified answer
@@ -72,32 +64,32 @@ func TestInquireClassifiesEveryAnswer(t *testing.T) {
 		verified      bool // for an *Error
 		httpStatus    int  // for an *Error
 	}{
-		{name: "processing", step: alipaytest.Processing(1), class: alipay.NotFinal, paymentStatus: "PROCESSING"},
-		{name: "success", step: alipaytest.Success(), class: alipay.Final, paymentStatus: "SUCCESS"},
-		{name: "fail", step: alipaytest.Fail("USER_BALANCE_NOT_ENOUGH"), class: alipay.Final, paymentStatus: "FAIL"},
-		{name: "success of another amount", step: alipaytest.MismatchedAmount(alipay.Amount{Currency: "USD", Value: "50"}), class: alipay.Final, paymentStatus: "SUCCESS"},
-		{name: "U", step: alipaytest.Unknown(1), class: alipay.Unknown, resultStatus: "U", code: "UNKNOWN_EXCEPTION", verified: true, httpStatus: 200},
-		{name: "U rate limited", step: alipaytest.RateLimited(1), class: alipay.RateLimited, resultStatus: "U", code: "REQUEST_TRAFFIC_EXCEED_LIMIT", verified: true, httpStatus: 200},
-		{name: "F rate limited", step: alipaytest.Refuse("REQUEST_TRAFFIC_EXCEED_LIMIT"), class: alipay.RateLimited, resultStatus: "F", code: "REQUEST_TRAFFIC_EXCEED_LIMIT", verified: true, httpStatus: 200},
-		{name: "F ACCESS_DENIED", step: alipaytest.Refuse("ACCESS_DENIED"), class: alipay.Operator, resultStatus: "F", code: "ACCESS_DENIED", verified: true, httpStatus: 200},
-		{name: "F MERCHANT_NOT_REGISTERED", step: alipaytest.Refuse("MERCHANT_NOT_REGISTERED"), class: alipay.Operator, resultStatus: "F", code: "MERCHANT_NOT_REGISTERED", verified: true, httpStatus: 200},
-		{name: "F INVALID_CLIENT", step: alipaytest.Refuse("INVALID_CLIENT"), class: alipay.Operator, resultStatus: "F", code: "INVALID_CLIENT", verified: true, httpStatus: 200},
-		{name: "F INVALID_API", step: alipaytest.Refuse("INVALID_API"), class: alipay.Operator, resultStatus: "F", code: "INVALID_API", verified: true, httpStatus: 200},
-		{name: "F ORDER_IS_CLOSED", step: alipaytest.Refuse("ORDER_IS_CLOSED"), class: alipay.Rejected, resultStatus: "F", code: "ORDER_IS_CLOSED", verified: true, httpStatus: 200},
-		{name: "F PARAM_ILLEGAL", step: alipaytest.Refuse("PARAM_ILLEGAL"), class: alipay.Rejected, resultStatus: "F", code: "PARAM_ILLEGAL", verified: true, httpStatus: 200},
-		{name: "F PROCESS_FAIL", step: alipaytest.Refuse("PROCESS_FAIL"), class: alipay.Rejected, resultStatus: "F", code: "PROCESS_FAIL", verified: true, httpStatus: 200},
-		{name: "F with a code nobody knows", step: alipaytest.Refuse("SOMETHING_NEW"), class: alipay.Rejected, resultStatus: "F", code: "SOMETHING_NEW", verified: true, httpStatus: 200},
-		{name: "HTTP 500", step: alipaytest.HTTP500(1), class: alipay.Unknown, httpStatus: 500},
-		{name: "forged signature", step: alipaytest.Forged(), class: alipay.Unknown, httpStatus: 200},
-		{name: "unsigned", step: alipaytest.Unsigned(), class: alipay.Unknown, httpStatus: 200},
-		{name: "not JSON", step: alipaytest.NotJSON(), class: alipay.Unknown, verified: true, httpStatus: 200},
-		{name: "over 1 MiB", step: alipaytest.Oversized(), class: alipay.Unknown, httpStatus: 200},
+		{name: "processing", step: alipaysim.Processing(1), class: alipay.NotFinal, paymentStatus: "PROCESSING"},
+		{name: "success", step: alipaysim.Success(), class: alipay.Final, paymentStatus: "SUCCESS"},
+		{name: "fail", step: alipaysim.Fail("USER_BALANCE_NOT_ENOUGH"), class: alipay.Final, paymentStatus: "FAIL"},
+		{name: "success of another amount", step: alipaysim.MismatchedAmount(alipay.Amount{Currency: "USD", Value: "50"}), class: alipay.Final, paymentStatus: "SUCCESS"},
+		{name: "U", step: alipaysim.Unknown(1), class: alipay.Unknown, resultStatus: "U", code: "UNKNOWN_EXCEPTION", verified: true, httpStatus: 200},
+		{name: "U rate limited", step: alipaysim.RateLimited(1), class: alipay.RateLimited, resultStatus: "U", code: "REQUEST_TRAFFIC_EXCEED_LIMIT", verified: true, httpStatus: 200},
+		{name: "F rate limited", step: alipaysim.Refuse("REQUEST_TRAFFIC_EXCEED_LIMIT"), class: alipay.RateLimited, resultStatus: "F", code: "REQUEST_TRAFFIC_EXCEED_LIMIT", verified: true, httpStatus: 200},
+		{name: "F ACCESS_DENIED", step: alipaysim.Refuse("ACCESS_DENIED"), class: alipay.Operator, resultStatus: "F", code: "ACCESS_DENIED", verified: true, httpStatus: 200},
+		{name: "F MERCHANT_NOT_REGISTERED", step: alipaysim.Refuse("MERCHANT_NOT_REGISTERED"), class: alipay.Operator, resultStatus: "F", code: "MERCHANT_NOT_REGISTERED", verified: true, httpStatus: 200},
+		{name: "F INVALID_CLIENT", step: alipaysim.Refuse("INVALID_CLIENT"), class: alipay.Operator, resultStatus: "F", code: "INVALID_CLIENT", verified: true, httpStatus: 200},
+		{name: "F INVALID_API", step: alipaysim.Refuse("INVALID_API"), class: alipay.Operator, resultStatus: "F", code: "INVALID_API", verified: true, httpStatus: 200},
+		{name: "F ORDER_IS_CLOSED", step: alipaysim.Refuse("ORDER_IS_CLOSED"), class: alipay.Rejected, resultStatus: "F", code: "ORDER_IS_CLOSED", verified: true, httpStatus: 200},
+		{name: "F PARAM_ILLEGAL", step: alipaysim.Refuse("PARAM_ILLEGAL"), class: alipay.Rejected, resultStatus: "F", code: "PARAM_ILLEGAL", verified: true, httpStatus: 200},
+		{name: "F PROCESS_FAIL", step: alipaysim.Refuse("PROCESS_FAIL"), class: alipay.Rejected, resultStatus: "F", code: "PROCESS_FAIL", verified: true, httpStatus: 200},
+		{name: "F with a code nobody knows", step: alipaysim.Refuse("SOMETHING_NEW"), class: alipay.Rejected, resultStatus: "F", code: "SOMETHING_NEW", verified: true, httpStatus: 200},
+		{name: "HTTP 500", step: alipaysim.HTTP500(1), class: alipay.Unknown, httpStatus: 500},
+		{name: "forged signature", step: alipaysim.Forged(), class: alipay.Unknown, httpStatus: 200},
+		{name: "unsigned", step: alipaysim.Unsigned(), class: alipay.Unknown, httpStatus: 200},
+		{name: "not JSON", step: alipaysim.NotJSON(), class: alipay.Unknown, verified: true, httpStatus: 200},
+		{name: "over 1 MiB", step: alipaysim.Oversized(), class: alipay.Unknown, httpStatus: 200},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			reqID := fmt.Sprintf("REQ-%02d", i)
-			srv.Script(reqID, alipaytest.Script{Amount: usd500, Steps: []alipaytest.Step{tt.step}})
-			resp, err := c.Inquire(testContext(t), alipay.Ref{PaymentRequestID: reqID})
+			srv.Script(reqID, alipaysim.Script{Amount: usd500, Steps: []alipaysim.Step{tt.step}})
+			resp, err := c.Inquire(postest.Context(t), alipay.Ref{PaymentRequestID: reqID})
 			if got := alipay.ClassOf(resp, err); got != tt.class {
 				t.Fatalf("ClassOf = %v, want %v (err %v)", got, tt.class, err)
 			}
@@ -133,7 +125,7 @@ func TestInquireClassifiesEveryAnswer(t *testing.T) {
 
 func TestInquireUnscriptedPaymentIsRejected(t *testing.T) {
 	_, c := newFake(t, nil)
-	resp, err := c.Inquire(testContext(t), alipay.Ref{PaymentRequestID: "NEVER-SEEN"})
+	resp, err := c.Inquire(postest.Context(t), alipay.Ref{PaymentRequestID: "NEVER-SEEN"})
 	e := asError(t, err)
 	if e.Class != alipay.Rejected || e.Code != "ORDER_NOT_EXIST" || !e.Verified {
 		t.Fatalf("error %+v, want a verified, rejected ORDER_NOT_EXIST", e)
@@ -145,8 +137,8 @@ func TestInquireUnscriptedPaymentIsRejected(t *testing.T) {
 
 func TestInquireMismatchedAmountIsVisible(t *testing.T) {
 	srv, c := newFake(t, nil)
-	srv.Script("R1", alipaytest.Script{Amount: usd500, Steps: []alipaytest.Step{alipaytest.MismatchedAmount(alipay.Amount{Currency: "EUR", Value: "0500"})}})
-	resp, err := c.Inquire(testContext(t), alipay.Ref{PaymentRequestID: "R1"})
+	srv.Script("R1", alipaysim.Script{Amount: usd500, Steps: []alipaysim.Step{alipaysim.MismatchedAmount(alipay.Amount{Currency: "EUR", Value: "0500"})}})
+	resp, err := c.Inquire(postest.Context(t), alipay.Ref{PaymentRequestID: "R1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,8 +152,8 @@ func TestInquireMismatchedAmountIsVisible(t *testing.T) {
 
 func TestInquireParsesEveryField(t *testing.T) {
 	srv, c := newFake(t, nil)
-	srv.Script("R1", alipaytest.Script{Amount: usd500, PaymentID: "2026120100000001", Steps: []alipaytest.Step{alipaytest.Success()}})
-	ctx := testContext(t)
+	srv.Script("R1", alipaysim.Script{Amount: usd500, PaymentID: "2026120100000001", Steps: []alipaysim.Step{alipaysim.Success()}})
+	ctx := postest.Context(t)
 	resp, err := c.Inquire(ctx, alipay.Ref{PaymentRequestID: "R1"})
 	if err != nil {
 		t.Fatal(err)
@@ -211,7 +203,7 @@ func TestInquireIgnoresUnknownFieldsAndTakesQuotedNumbers(t *testing.T) {
 		return `{"result":{"resultStatus":"S","resultCode":"SUCCESS"},"paymentStatus":"SUCCESS","paymentRequestId":"R1",` +
 			`"paymentAmount":{"currency":"USD","value":"500"},"somethingNew":{"x":[1,2]},"settlementQuote":{"quotePrice":"7.1234"}}`
 	})
-	resp, err := c.Inquire(testContext(t), alipay.Ref{PaymentRequestID: "R1"})
+	resp, err := c.Inquire(postest.Context(t), alipay.Ref{PaymentRequestID: "R1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +242,7 @@ func TestInquireIgnoresSignedAnswerAboutAnotherPayment(t *testing.T) {
 	_, c := newSigningServer(t, func(string) string {
 		return `{"result":{"resultStatus":"S","resultCode":"SUCCESS"},"paymentStatus":"SUCCESS","paymentRequestId":"OTHER","paymentId":"P9"}`
 	})
-	ctx := testContext(t)
+	ctx := postest.Context(t)
 	for _, ref := range []alipay.Ref{{PaymentRequestID: "R1"}, {PaymentID: "P1"}} {
 		resp, err := c.Inquire(ctx, ref)
 		if alipay.ClassOf(resp, err) != alipay.Unknown {
@@ -264,7 +256,7 @@ func TestInquireIgnoresSignedAnswerAboutAnotherPayment(t *testing.T) {
 
 func TestInquireSignedAnswerWithoutResultIsUnknown(t *testing.T) {
 	_, c := newSigningServer(t, func(string) string { return `{"paymentStatus":"SUCCESS","paymentRequestId":"R1"}` })
-	resp, err := c.Inquire(testContext(t), alipay.Ref{PaymentRequestID: "R1"})
+	resp, err := c.Inquire(postest.Context(t), alipay.Ref{PaymentRequestID: "R1"})
 	if alipay.ClassOf(resp, err) != alipay.Unknown {
 		t.Fatalf("Inquire = %+v, %v; want Unknown", resp, err)
 	}
@@ -274,7 +266,7 @@ func TestInquireUnknownPaymentStatusIsNotFinal(t *testing.T) {
 	_, c := newSigningServer(t, func(string) string {
 		return `{"result":{"resultStatus":"S","resultCode":"SUCCESS"},"paymentStatus":"PENDING","paymentRequestId":"R1"}`
 	})
-	resp, err := c.Inquire(testContext(t), alipay.Ref{PaymentRequestID: "R1"})
+	resp, err := c.Inquire(postest.Context(t), alipay.Ref{PaymentRequestID: "R1"})
 	if got := alipay.ClassOf(resp, err); err != nil || got != alipay.NotFinal {
 		t.Fatalf("Inquire = %v, %v; want NotFinal", got, err)
 	}
@@ -317,7 +309,7 @@ func TestInquireHTTPStatusWithoutAMSAnswer(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.id, func(t *testing.T) {
-			resp, err := c.Inquire(testContext(t), alipay.Ref{PaymentRequestID: tt.id})
+			resp, err := c.Inquire(postest.Context(t), alipay.Ref{PaymentRequestID: tt.id})
 			e := asError(t, err)
 			if e.Class != tt.class || e.HTTPStatus != status[tt.id] || e.Verified || resp != nil {
 				t.Fatalf("Inquire = %+v, %+v; want class %v, HTTP %d", resp, e, tt.class, status[tt.id])
@@ -337,21 +329,21 @@ func TestInquireCredentialProblemsNeedOperator(t *testing.T) {
 	tests := []struct {
 		name   string
 		change func(*alipay.Config)
-		opts   []alipaytest.Option
+		opts   []alipaysim.Option
 		code   string
 	}{
 		{"wrong client id", func(c *alipay.Config) { c.ClientID = "5X99999999999999" }, nil, "CLIENT_INVALID"},
 		{"wrong merchant key", func(c *alipay.Config) { c.PrivateKey = otherKey }, nil, "INVALID_SIGNATURE"},
 		{"wrong key version", func(c *alipay.Config) { c.KeyVersion = 2 }, nil, "KEY_NOT_FOUND"},
 		{"terminal clock behind", func(c *alipay.Config) { c.Now = func() time.Time { return time.Now().Add(-time.Hour) } },
-			[]alipaytest.Option{alipaytest.WithRequestTimeTolerance(5 * time.Minute)}, "INVALID_SIGNATURE"},
+			[]alipaysim.Option{alipaysim.WithRequestTimeTolerance(5 * time.Minute)}, "INVALID_SIGNATURE"},
 		{"sandbox client id against the live paths", func(c *alipay.Config) { c.ClientID = "SANDBOX_5X00000000000000" }, nil, "NO_INTERFACE_DEF"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv, c := newFake(t, tt.change, tt.opts...)
-			srv.Script("R1", alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Success()}})
-			resp, err := c.Inquire(testContext(t), alipay.Ref{PaymentRequestID: "R1"})
+			srv.Script("R1", alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Success()}})
+			resp, err := c.Inquire(postest.Context(t), alipay.Ref{PaymentRequestID: "R1"})
 			e := asError(t, err)
 			if e.Class != alipay.Operator || e.Code != tt.code || !e.Verified {
 				t.Fatalf("Inquire = %+v, %v; want a verified %s needing an operator", resp, err, tt.code)
@@ -367,9 +359,9 @@ func TestInquireCredentialProblemsNeedOperator(t *testing.T) {
 }
 
 func TestInquireServerClockSkewBeyondToleranceIsInvalidSignature(t *testing.T) {
-	srv, c := newFake(t, nil, alipaytest.WithRequestTimeTolerance(5*time.Minute))
-	srv.Script("R1", alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Success()}})
-	ctx := testContext(t)
+	srv, c := newFake(t, nil, alipaysim.WithRequestTimeTolerance(5*time.Minute))
+	srv.Script("R1", alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Success()}})
+	ctx := postest.Context(t)
 	if _, err := c.Inquire(ctx, alipay.Ref{PaymentRequestID: "R1"}); err != nil {
 		t.Fatalf("without skew: %v", err)
 	}
@@ -383,8 +375,8 @@ func TestInquireServerClockSkewBeyondToleranceIsInvalidSignature(t *testing.T) {
 func TestInquireRefusesAnswersSignedWithAnotherKey(t *testing.T) {
 	_, pub := vectorKeys(t)
 	srv, c := newFake(t, func(c *alipay.Config) { c.AlipayPublicKey = pub })
-	srv.Script("R1", alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Success()}})
-	resp, err := c.Inquire(testContext(t), alipay.Ref{PaymentRequestID: "R1"})
+	srv.Script("R1", alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Success()}})
+	resp, err := c.Inquire(postest.Context(t), alipay.Ref{PaymentRequestID: "R1"})
 	e := asError(t, err)
 	if e.Class != alipay.Unknown || e.Verified || resp != nil || !errors.Is(err, alipay.ErrBadSignature) {
 		t.Fatalf("Inquire = %+v, %+v; want Unknown and unverified", resp, e)
@@ -399,11 +391,11 @@ func TestClientUsesThePathsOfItsClientID(t *testing.T) {
 		name, clientID, prefix string
 	}{
 		{"sandbox", "SANDBOX_5X00000000000000", "/ams/sandbox/api/v1/payments/"},
-		{"live", alipaytest.DefaultClientID, "/ams/api/v1/payments/"},
+		{"live", alipaysim.DefaultClientID, "/ams/api/v1/payments/"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv, c := newFake(t, nil, alipaytest.WithClientID(tt.clientID))
+			srv, c := newFake(t, nil, alipaysim.WithClientID(tt.clientID))
 			calls := inquireAndCancel(t, srv, c, "R1")
 			if len(calls) != 2 || calls[0].Path != tt.prefix+"inquiryPayment" || calls[1].Path != tt.prefix+"cancel" {
 				t.Fatalf("calls %+v, want %sinquiryPayment and %scancel", calls, tt.prefix, tt.prefix)
@@ -414,10 +406,10 @@ func TestClientUsesThePathsOfItsClientID(t *testing.T) {
 
 // inquireAndCancel scripts req as paid, asks about it and cancels it, and
 // returns the calls the server got.
-func inquireAndCancel(t *testing.T, srv *alipaytest.Server, c *alipay.Client, req string) []alipaytest.Call {
+func inquireAndCancel(t *testing.T, srv *alipaysim.Server, c *alipay.Client, req string) []alipaysim.Call {
 	t.Helper()
-	srv.Script(req, alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Success()}})
-	ctx := testContext(t)
+	srv.Script(req, alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Success()}})
+	ctx := postest.Context(t)
 	if _, err := c.Inquire(ctx, alipay.Ref{PaymentRequestID: req}); err != nil {
 		t.Fatal(err)
 	}
@@ -442,8 +434,8 @@ func TestInquireSendsMerchantAccountIDWhenSet(t *testing.T) {
 
 func TestInquireByPaymentID(t *testing.T) {
 	srv, c := newFake(t, nil)
-	srv.Script("R1", alipaytest.Script{PaymentID: "P-1", Steps: []alipaytest.Step{alipaytest.Success()}})
-	resp, err := c.Inquire(testContext(t), alipay.Ref{PaymentID: "P-1"})
+	srv.Script("R1", alipaysim.Script{PaymentID: "P-1", Steps: []alipaysim.Step{alipaysim.Success()}})
+	resp, err := c.Inquire(postest.Context(t), alipay.Ref{PaymentID: "P-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -458,7 +450,7 @@ func TestInquireByPaymentID(t *testing.T) {
 func TestInquireNeedsExactlyOneID(t *testing.T) {
 	srv, c := newFake(t, nil)
 	for _, ref := range []alipay.Ref{{}, {PaymentRequestID: "R1", PaymentID: "P1"}} {
-		resp, err := c.Inquire(testContext(t), ref)
+		resp, err := c.Inquire(postest.Context(t), ref)
 		if e := asError(t, err); e.Class != alipay.Rejected || resp != nil {
 			t.Fatalf("Inquire(%+v) = %+v, %v; want Rejected", ref, resp, err)
 		}
@@ -470,8 +462,8 @@ func TestInquireNeedsExactlyOneID(t *testing.T) {
 
 func TestInquireSlowerThanTimeoutIsUnknown(t *testing.T) {
 	srv, c := newFake(t, func(c *alipay.Config) { c.Timeout = alipay.MinTimeout })
-	srv.Script("R1", alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Slow(time.Hour)}})
-	resp, err := c.Inquire(testContext(t), alipay.Ref{PaymentRequestID: "R1"})
+	srv.Script("R1", alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Slow(time.Hour)}})
+	resp, err := c.Inquire(postest.Context(t), alipay.Ref{PaymentRequestID: "R1"})
 	e := asError(t, err)
 	if e.Class != alipay.Unknown || resp != nil || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Inquire = %+v, %v; want Unknown with a deadline error", resp, err)
@@ -483,8 +475,8 @@ func TestInquireSlowerThanTimeoutIsUnknown(t *testing.T) {
 
 func TestInquireHonoursCallerDeadline(t *testing.T) {
 	srv, c := newFake(t, nil) // the client's own timeout is the default 15 s
-	srv.Script("R1", alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Slow(time.Hour)}})
-	ctx, cancel := context.WithCancel(testContext(t))
+	srv.Script("R1", alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Slow(time.Hour)}})
+	ctx, cancel := context.WithCancel(postest.Context(t))
 	go func() {
 		// Give up once the server has the request.
 		srv.WaitCalls(ctx, 1)
@@ -508,16 +500,15 @@ func TestInquireWithoutServerIsUnknown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := c.Inquire(testContext(t), alipay.Ref{PaymentRequestID: "R1"})
+	resp, err := c.Inquire(postest.Context(t), alipay.Ref{PaymentRequestID: "R1"})
 	if e := asError(t, err); e.Class != alipay.Unknown || e.HTTPStatus != 0 || resp != nil {
 		t.Fatalf("Inquire = %+v, %v; want Unknown without HTTP status", resp, err)
 	}
 }
 
 func TestInquireOverTLS(t *testing.T) {
-	srv := alipaytest.NewServer()
-	t.Cleanup(srv.Close)
-	srv.Script("R1", alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Success()}})
+	srv := alipaytest.NewServer(t)
+	srv.Script("R1", alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Success()}})
 	quiet := log.New(io.Discard, "", 0) // the servers would log the refused handshakes
 	ts := httptest.NewUnstartedServer(srv)
 	ts.Config.ErrorLog = quiet
@@ -553,7 +544,7 @@ func TestInquireOverTLS(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(c.CloseIdleConnections)
-			resp, err := c.Inquire(testContext(t), alipay.Ref{PaymentRequestID: "R1"})
+			resp, err := c.Inquire(postest.Context(t), alipay.Ref{PaymentRequestID: "R1"})
 			if tt.ok {
 				if err != nil || resp.PaymentStatus != "SUCCESS" {
 					t.Fatalf("Inquire = %+v, %v", resp, err)
@@ -568,9 +559,8 @@ func TestInquireOverTLS(t *testing.T) {
 }
 
 func TestClientReusesOneConnection(t *testing.T) {
-	srv := alipaytest.NewServer()
-	t.Cleanup(srv.Close)
-	srv.Script("R1", alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Processing(1)}})
+	srv := alipaytest.NewServer(t)
+	srv.Script("R1", alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Processing(1)}})
 	var conns atomic.Int32
 	ts := httptest.NewUnstartedServer(srv)
 	ts.Config.ConnState = func(_ net.Conn, s http.ConnState) {
@@ -587,7 +577,7 @@ func TestClientReusesOneConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.CloseIdleConnections)
-	ctx := testContext(t)
+	ctx := postest.Context(t)
 	for range 10 {
 		if _, err := c.Inquire(ctx, alipay.Ref{PaymentRequestID: "R1"}); err != nil {
 			t.Fatal(err)
@@ -602,9 +592,9 @@ func TestClientIsSafeForConcurrentUse(t *testing.T) {
 	srv, c := newFake(t, nil)
 	const n = 16
 	for i := range n {
-		srv.Script(fmt.Sprintf("R%d", i), alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Processing(2), alipaytest.Success()}})
+		srv.Script(fmt.Sprintf("R%d", i), alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Processing(2), alipaysim.Success()}})
 	}
-	ctx := testContext(t)
+	ctx := postest.Context(t)
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	for i := range n {
@@ -633,29 +623,29 @@ func TestCancelClassifiesEveryAnswer(t *testing.T) {
 	srv, c := newFake(t, nil)
 	tests := []struct {
 		name     string
-		steps    []alipaytest.Step
+		steps    []alipaysim.Step
 		class    alipay.Class
 		code     string
 		verified bool
 		after    string // the paymentStatus an inquiry then answers
 	}{
 		{name: "S", class: alipay.Final, after: "CANCELLED"},
-		{name: "U", steps: []alipaytest.Step{alipaytest.Unknown(1)}, class: alipay.Unknown, code: "UNKNOWN_EXCEPTION", verified: true, after: "PROCESSING"},
-		{name: "F ORDER_IS_CLOSED", steps: []alipaytest.Step{alipaytest.Refuse("ORDER_IS_CLOSED")}, class: alipay.Rejected, code: "ORDER_IS_CLOSED", verified: true, after: "PROCESSING"},
-		{name: "F CANCEL_WINDOW_EXCEED", steps: []alipaytest.Step{alipaytest.Refuse("CANCEL_WINDOW_EXCEED")}, class: alipay.Rejected, code: "CANCEL_WINDOW_EXCEED", verified: true, after: "PROCESSING"},
-		{name: "F PROCESS_FAIL", steps: []alipaytest.Step{alipaytest.Refuse("PROCESS_FAIL")}, class: alipay.Rejected, code: "PROCESS_FAIL", verified: true, after: "PROCESSING"},
-		{name: "F ACCESS_DENIED", steps: []alipaytest.Step{alipaytest.Refuse("ACCESS_DENIED")}, class: alipay.Operator, code: "ACCESS_DENIED", verified: true, after: "PROCESSING"},
-		{name: "rate limited", steps: []alipaytest.Step{alipaytest.RateLimited(1)}, class: alipay.RateLimited, code: "REQUEST_TRAFFIC_EXCEED_LIMIT", verified: true, after: "PROCESSING"},
-		{name: "HTTP 500", steps: []alipaytest.Step{alipaytest.HTTP500(1)}, class: alipay.Unknown, after: "PROCESSING"},
-		{name: "forged S", steps: []alipaytest.Step{alipaytest.Forged()}, class: alipay.Unknown, after: "CANCELLED"},
-		{name: "unsigned S", steps: []alipaytest.Step{alipaytest.Unsigned()}, class: alipay.Unknown, after: "CANCELLED"},
+		{name: "U", steps: []alipaysim.Step{alipaysim.Unknown(1)}, class: alipay.Unknown, code: "UNKNOWN_EXCEPTION", verified: true, after: "PROCESSING"},
+		{name: "F ORDER_IS_CLOSED", steps: []alipaysim.Step{alipaysim.Refuse("ORDER_IS_CLOSED")}, class: alipay.Rejected, code: "ORDER_IS_CLOSED", verified: true, after: "PROCESSING"},
+		{name: "F CANCEL_WINDOW_EXCEED", steps: []alipaysim.Step{alipaysim.Refuse("CANCEL_WINDOW_EXCEED")}, class: alipay.Rejected, code: "CANCEL_WINDOW_EXCEED", verified: true, after: "PROCESSING"},
+		{name: "F PROCESS_FAIL", steps: []alipaysim.Step{alipaysim.Refuse("PROCESS_FAIL")}, class: alipay.Rejected, code: "PROCESS_FAIL", verified: true, after: "PROCESSING"},
+		{name: "F ACCESS_DENIED", steps: []alipaysim.Step{alipaysim.Refuse("ACCESS_DENIED")}, class: alipay.Operator, code: "ACCESS_DENIED", verified: true, after: "PROCESSING"},
+		{name: "rate limited", steps: []alipaysim.Step{alipaysim.RateLimited(1)}, class: alipay.RateLimited, code: "REQUEST_TRAFFIC_EXCEED_LIMIT", verified: true, after: "PROCESSING"},
+		{name: "HTTP 500", steps: []alipaysim.Step{alipaysim.HTTP500(1)}, class: alipay.Unknown, after: "PROCESSING"},
+		{name: "forged S", steps: []alipaysim.Step{alipaysim.Forged()}, class: alipay.Unknown, after: "CANCELLED"},
+		{name: "unsigned S", steps: []alipaysim.Step{alipaysim.Unsigned()}, class: alipay.Unknown, after: "CANCELLED"},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			reqID := fmt.Sprintf("C-%02d", i)
-			srv.Script(reqID, alipaytest.Script{Cancel: tt.steps})
+			srv.Script(reqID, alipaysim.Script{Cancel: tt.steps})
 			ref := alipay.Ref{PaymentRequestID: reqID}
-			ctx := testContext(t)
+			ctx := postest.Context(t)
 			resp, err := c.Cancel(ctx, ref)
 			if got := alipay.CancelClassOf(resp, err); got != tt.class {
 				t.Fatalf("CancelClassOf = %v, want %v (err %v)", got, tt.class, err)
@@ -677,7 +667,7 @@ func TestCancelClassifiesEveryAnswer(t *testing.T) {
 
 func TestCancelUnscriptedPaymentIsRejected(t *testing.T) {
 	_, c := newFake(t, nil)
-	resp, err := c.Cancel(testContext(t), alipay.Ref{PaymentRequestID: "NEVER-SEEN"})
+	resp, err := c.Cancel(postest.Context(t), alipay.Ref{PaymentRequestID: "NEVER-SEEN"})
 	if e := asError(t, err); e.Class != alipay.Rejected || e.Code != "ORDER_NOT_EXIST" || resp == nil {
 		t.Fatalf("Cancel = %+v, %v; want rejected ORDER_NOT_EXIST", resp, err)
 	}
@@ -685,8 +675,8 @@ func TestCancelUnscriptedPaymentIsRejected(t *testing.T) {
 
 func TestCancelRetriedAfterUnknownSucceeds(t *testing.T) {
 	srv, c := newFake(t, nil)
-	srv.Script("R1", alipaytest.Script{Cancel: []alipaytest.Step{alipaytest.Unknown(2), alipaytest.Success()}})
-	ctx := testContext(t)
+	srv.Script("R1", alipaysim.Script{Cancel: []alipaysim.Step{alipaysim.Unknown(2), alipaysim.Success()}})
+	ctx := postest.Context(t)
 	var got []alipay.Class
 	for range 4 {
 		resp, err := c.Cancel(ctx, alipay.Ref{PaymentRequestID: "R1"})

@@ -11,7 +11,7 @@
 // believed, whatever it says; it is Unknown.
 //
 // SignContent, VerifyContent and ParseSignature are exported for the fake
-// server in alipay/alipaytest and for diagnostics. Key files are read by
+// server in alipay/alipaysim and for diagnostics. Key files are read by
 // LoadPrivateKey and LoadPublicKey. Nothing in this package logs, and no error
 // it returns holds key material or a whole signature.
 package alipay

@@ -15,7 +15,8 @@ import (
 	"time"
 
 	"github.com/posagent/posagent/alipay"
-	"github.com/posagent/posagent/alipay/alipaytest"
+	"github.com/posagent/posagent/alipay/alipaysim"
+	"github.com/posagent/posagent/internal/postest"
 )
 
 // TestRequestIsSignedAsDesignSays checks a request on the wire with nothing
@@ -41,7 +42,7 @@ func TestRequestIsSignedAsDesignSays(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.CloseIdleConnections)
-	_, err = c.Cancel(testContext(t), alipay.Ref{PaymentRequestID: "R<&>1"})
+	_, err = c.Cancel(postest.Context(t), alipay.Ref{PaymentRequestID: "R<&>1"})
 	if alipay.CancelClassOf(nil, err) != alipay.Unknown {
 		t.Fatalf("Cancel against HTTP 503 = %v", err)
 	}
@@ -92,13 +93,13 @@ func TestRequestTimeComesFromTheConfiguredClock(t *testing.T) {
 	fixed := time.Date(2031, 5, 6, 7, 8, 9, 0, time.UTC)
 	clock := func() time.Time { return fixed }
 	srv, c := newFake(t, func(c *alipay.Config) { c.Now = clock },
-		alipaytest.WithClock(clock), alipaytest.WithRequestTimeTolerance(time.Millisecond))
-	srv.Script("R1", alipaytest.Script{})
-	if _, err := c.Inquire(testContext(t), alipay.Ref{PaymentRequestID: "R1"}); err != nil {
+		alipaysim.WithClock(clock), alipaysim.WithRequestTimeTolerance(time.Millisecond))
+	srv.Script("R1", alipaysim.Script{})
+	if _, err := c.Inquire(postest.Context(t), alipay.Ref{PaymentRequestID: "R1"}); err != nil {
 		t.Fatal(err)
 	}
-	_, other := newFake(t, nil, alipaytest.WithClock(clock), alipaytest.WithRequestTimeTolerance(time.Millisecond))
-	_, err := other.Inquire(testContext(t), alipay.Ref{PaymentRequestID: "R1"})
+	_, other := newFake(t, nil, alipaysim.WithClock(clock), alipaysim.WithRequestTimeTolerance(time.Millisecond))
+	_, err := other.Inquire(postest.Context(t), alipay.Ref{PaymentRequestID: "R1"})
 	if e := asError(t, err); e.Code != "INVALID_SIGNATURE" {
 		t.Fatalf("with the real clock against a server in 2031: %v", err)
 	}

@@ -114,7 +114,7 @@ func TestVerifyContentRefusesTampering(t *testing.T) {
 }
 
 func TestVerifyContentRefusesOtherKey(t *testing.T) {
-	other, err := alipay.LoadPrivateKey("testdata/../alipaytest/testdata/alipay_private_key.pem")
+	other, err := alipay.LoadPrivateKey("alipaysim/testdata/alipay_private_key.pem")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,11 +7,15 @@ import (
 	"strings"
 )
 
+// PortAuto is the PortConfig.Path (register.port) that asks for the port to
+// be found by its USB identity, PortConfig.USB, instead of by name.
+const PortAuto = "auto"
+
 // PortConfig says which serial port the register is on and how the line is
 // set. It mirrors the [register] section of the configuration file.
 type PortConfig struct {
-	Path     string // device path (/dev/ttyUSB0, /dev/serial/by-id/...), COMx, or "auto"
-	USB      string // with Path "auto": "VID:PID" or "VID:PID:SERIAL", hex, any case
+	Path     string // device path (/dev/ttyUSB0, /dev/serial/by-id/...), COMx, or PortAuto
+	USB      string // with Path PortAuto: "VID:PID" or "VID:PID:SERIAL", hex, any case
 	Baud     int    // 1200-115200; 0 means 115200
 	Parity   string // "none", "even" or "odd"; "" means none
 	StopBits int    // 1 or 2; 0 means 1
@@ -47,7 +51,7 @@ func (c PortConfig) Validate() error {
 	switch {
 	case c.Path == "":
 		errs = append(errs, errors.New(`register.port is empty: give a device path such as /dev/ttyUSB0 or COM3, or "auto" with register.usb`))
-	case c.Path == "auto" && c.USB == "":
+	case c.Path == PortAuto && c.USB == "":
 		errs = append(errs, errors.New(`register.port is "auto" but register.usb is empty: give the adapter's VID:PID (see "posagent ports")`))
 	}
 	if c.USB != "" {

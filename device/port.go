@@ -68,7 +68,7 @@ func OpenPort(ctx context.Context, cfg PortConfig) (Conn, error) {
 // Resolve returns the device OpenPort opens for c: the configured path with
 // symlinks followed, or the one USB adapter that matches c.USB.
 func (c PortConfig) Resolve() (string, error) {
-	if c.Path != "auto" {
+	if c.Path != PortAuto {
 		return resolvePath(c.Path)
 	}
 	id, err := parseUSB(c.USB)

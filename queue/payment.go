@@ -163,3 +163,12 @@ type Track struct {
 
 // Delivered reports whether the register has confirmed the final result.
 func (p *Payment) Delivered() bool { return !p.DeliveredAt.IsZero() }
+
+// AlipayID is Alipay's paymentId of p: from its final result, else the one
+// its PAY gave, else "".
+func (p *Payment) AlipayID() string {
+	if p.Result.PaymentID != "" {
+		return p.Result.PaymentID
+	}
+	return p.PaymentID
+}

@@ -6,15 +6,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/posagent/posagent/internal/postest"
 	"github.com/rs/zerolog"
 )
 
-// guard bounds waits that only end when the code under test is broken.
-const guard = 30 * time.Second
-
 func TestRunUntilReturnsWhatRunReturnsWhenNotStopped(t *testing.T) {
 	boom := errors.New("boom")
-	stopped, err := runUntil(t.Context(), zerolog.Nop(), guard, func(context.Context) error { return boom })
+	stopped, err := runUntil(t.Context(), zerolog.Nop(), postest.Guard, func(context.Context) error { return boom })
 	if stopped || !errors.Is(err, boom) {
 		t.Fatalf("runUntil = (%v, %v), want (false, boom)", stopped, err)
 	}
@@ -27,7 +25,7 @@ func TestRunUntilCancelsRunWhenStopped(t *testing.T) {
 		<-started
 		cancel()
 	}()
-	stopped, err := runUntil(stop, zerolog.Nop(), guard, func(ctx context.Context) error {
+	stopped, err := runUntil(stop, zerolog.Nop(), postest.Guard, func(ctx context.Context) error {
 		close(started)
 		<-ctx.Done()
 		return nil

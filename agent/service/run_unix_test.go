@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/posagent/posagent/internal/postest"
 	"github.com/rs/zerolog"
 )
 
@@ -39,7 +40,7 @@ func TestMain(m *testing.M) {
 func TestRunStopsCleanlyOnSignal(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(t.Context(), guard)
+			ctx, cancel := context.WithTimeout(t.Context(), postest.Guard)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
 			cmd.Env = append(os.Environ(), helperEnv+"=run")

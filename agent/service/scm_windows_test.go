@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/posagent/posagent/internal/postest"
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/windows"
 	"golang.org/x/sys/windows/registry"
@@ -274,13 +275,13 @@ func underWine() bool {
 
 func accept(t *testing.T, ln net.Listener) net.Conn {
 	t.Helper()
-	ln.(*net.TCPListener).SetDeadline(time.Now().Add(guard))
+	ln.(*net.TCPListener).SetDeadline(time.Now().Add(postest.Guard))
 	conn, err := ln.Accept()
 	if err != nil {
 		t.Fatalf("the service did not connect: %v", err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	conn.SetDeadline(time.Now().Add(guard))
+	conn.SetDeadline(time.Now().Add(postest.Guard))
 	return conn
 }
 

@@ -10,18 +10,19 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/creack/pty"
 	"github.com/rs/zerolog"
 
 	"github.com/posagent/posagent/agent"
 	"github.com/posagent/posagent/agent/status"
 	"github.com/posagent/posagent/alipay"
+	"github.com/posagent/posagent/alipay/alipaysim"
 	"github.com/posagent/posagent/alipay/alipaytest"
+	"github.com/posagent/posagent/config"
 	"github.com/posagent/posagent/device"
+	"github.com/posagent/posagent/internal/postest"
 )
 
 // ScreenshotEnv names the folder the status page screenshot is saved in. The
@@ -49,39 +50,31 @@ func TestStatusPageInChromium(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	srv := alipaytest.NewServer()
-	t.Cleanup(srv.Close)
+	srv := alipaytest.NewServer(t)
 	pending := []string{"pos-ci-1001", "pos-ci-1002", "pos-ci-1003"}
 	for _, req := range pending {
-		srv.Script(req, alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Processing(100000)}})
+		srv.Script(req, alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Processing(100000)}})
 	}
 	const undelivered = "pos-ci-0999"
-	srv.Script(undelivered, alipaytest.Script{Amount: alipay.Amount{Currency: "USD", Value: "1250"}, Steps: []alipaytest.Step{alipaytest.Processing(1), alipaytest.Success()}})
+	srv.Script(undelivered, alipaysim.Script{Amount: alipay.Amount{Currency: "USD", Value: "1250"}, Steps: []alipaysim.Step{alipaysim.Processing(1), alipaysim.Success()}})
 
 	tmp := t.TempDir()
 	priv, pub, err := srv.WriteKeyFiles(tmp)
 	if err != nil {
 		t.Fatal(err)
 	}
-	master, slave := openPTY(t)
+	line := postest.PTY(t)
 	addr := freeAddr(t)
 	cfgPath := filepath.Join(tmp, "posagent.toml")
-	writeConfig(t, cfgPath, fmt.Sprintf(`[register]
-port = %q
-[alipay]
-endpoint = %q
-client_id = %q
-private_key_file = %q
-alipay_public_key_file = %q
-[polling]
+	postest.WriteConfig(t, cfgPath, line.Path, srv, priv, pub, fmt.Sprintf(`[polling]
 interval = "2s"
 cancel_after = "1h"
 [storage]
 path = "posagent.db"
 [status]
 listen = %q
-`, slave, srv.URL, srv.ClientID, priv, pub, addr))
-	cfg, err := agent.LoadConfig(cfgPath)
+`, addr))
+	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +89,7 @@ listen = %q
 		}
 	})
 
-	reg := device.NewRegister(device.PortConfig{Path: "pty"}, device.WithOpener(onceOpener(master)))
+	reg := device.NewRegister(device.PortConfig{Path: "pty"}, device.WithOpener(device.OpenOnce(line.Conn())))
 	regDone := make(chan struct{})
 	go func() { reg.Run(runCtx); close(regDone) }()
 	t.Cleanup(func() { stop(); <-regDone })
@@ -170,47 +163,6 @@ func chromium(t *testing.T, ctx context.Context, browser string, args ...string)
 	return string(out)
 }
 
-// openPTY returns a pty pair: the master as a link connection whose Close
-// ends a blocked Read, and the terminal side's path, which the agent opens.
-func openPTY(t *testing.T) (device.Conn, string) {
-	t.Helper()
-	master, slave, err := pty.Open()
-	if err != nil {
-		t.Skipf("no pseudo-terminals here: %v", err)
-	}
-	name := slave.Name()
-	t.Cleanup(func() { slave.Close() })
-	fd, err := syscall.Dup(int(master.Fd()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	master.Close()
-	if err := syscall.SetNonblock(fd, true); err != nil {
-		t.Fatal(err)
-	}
-	f := os.NewFile(uintptr(fd), "ptmx")
-	t.Cleanup(func() { f.Close() })
-	return fileConn{f}, name
-}
-
-type fileConn struct{ *os.File }
-
-func (fileConn) Drain() error { return nil }
-
-// onceOpener hands out conn the first time and then waits for the end, since
-// the master of the pty cannot be opened again.
-func onceOpener(conn device.Conn) device.Opener {
-	used := false
-	return func(ctx context.Context) (device.Conn, error) {
-		if !used {
-			used = true
-			return conn, nil
-		}
-		<-ctx.Done()
-		return nil, ctx.Err()
-	}
-}
-
 func freeAddr(t *testing.T) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -219,11 +171,4 @@ func freeAddr(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
-}
-
-func writeConfig(t *testing.T, path, body string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
 }

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/posagent/posagent/agent"
+	"github.com/posagent/posagent/config"
 )
 
 // runConfig runs "posagent config check": it loads the configuration and
@@ -23,7 +23,7 @@ func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	path := configPath(*cfgFlag)
-	cfg, _, err := agent.CheckConfig(path)
+	cfg, _, err := config.Check(path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitUsage

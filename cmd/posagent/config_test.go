@@ -18,7 +18,7 @@ func TestConfigCheck(t *testing.T) {
 	if err := os.WriteFile(noKeys, []byte(strings.ReplaceAll(string(doc), ".pem", ".missing")), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	bad := filepath.Join("..", "..", "agent", "testdata", "config", "bad.toml")
+	bad := filepath.Join("..", "..", "config", "testdata", "bad.toml")
 	long := filepath.Join(dir, "long.toml")
 	if err := os.WriteFile(long, append(doc, "\n[polling]\ncancel_after = \"1h\"\n"...), 0o600); err != nil {
 		t.Fatal(err)
@@ -52,7 +52,7 @@ func TestConfigCheck(t *testing.T) {
 }
 
 func TestConfigCheckReportsOneLinePerProblem(t *testing.T) {
-	bad := filepath.Join("..", "..", "agent", "testdata", "config", "bad.toml")
+	bad := filepath.Join("..", "..", "config", "testdata", "bad.toml")
 	r := runArgs(t, "config", "check", "-config", bad)
 	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
 	if len(lines) != 21 {

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/posagent/posagent/agent"
+	"github.com/posagent/posagent/internal/demo"
 )
 
 // runDemo runs "posagent demo": the agent between a simulated register and
@@ -20,7 +20,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *n < 0 || *n > 200 {
 		return usageError(fs, "-payments %d is out of range; give 0 to 200", *n)
 	}
-	if err := agent.Demo(ctx, stdout, agent.DemoOptions{Payments: *n}); err != nil {
+	if err := demo.Run(ctx, stdout, demo.Options{Payments: *n}); err != nil {
 		fmt.Fprintf(stderr, "posagent demo: %v\n", err)
 		return exitFailure
 	}

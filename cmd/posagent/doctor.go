@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/posagent/posagent/agent"
+	"github.com/posagent/posagent/doctor"
 )
 
-// runDoctor runs "posagent doctor": every check of agent.Doctor, one line
+// runDoctor runs "posagent doctor": every check of doctor.Run, one line
 // each. Exit status 0 when nothing failed, 1 otherwise.
 func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("doctor", "[-config PATH]", stderr)
@@ -17,10 +17,10 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if code, done := parse(fs, args); done {
 		return code
 	}
-	switch err := agent.Doctor(ctx, configPath(*cfgFlag), stdout, agent.DoctorOptions{}); {
+	switch err := doctor.Run(ctx, configPath(*cfgFlag), stdout, doctor.Options{}); {
 	case err == nil:
 		return exitOK
-	case errors.Is(err, agent.ErrChecksFailed):
+	case errors.Is(err, doctor.ErrChecksFailed):
 		fmt.Fprintln(stderr, "posagent doctor: some checks failed; fix the FAIL lines above, then run posagent doctor again.")
 		return exitFailure
 	default:

@@ -6,8 +6,8 @@ import (
 	"io"
 	"time"
 
-	"github.com/posagent/posagent/agent"
 	"github.com/posagent/posagent/agent/status"
+	"github.com/posagent/posagent/config"
 )
 
 // runQueueExport runs "posagent queue export": every payment with its final
@@ -17,11 +17,11 @@ func runQueueExport(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs := newFlagSet("queue export", "[-config PATH] [-since DATE] [-format csv|json]", stderr)
 	cfgFlag := configFlag(fs)
 	sinceFlag := fs.String("since", "", "only payments accepted at or after this date (2026-11-30, UTC) or time (RFC 3339)")
-	format := fs.String("format", agent.ExportCSV, "csv or json")
+	format := fs.String("format", exportCSV, "csv or json")
 	if code, done := parse(fs, args); done {
 		return code
 	}
-	if *format != agent.ExportCSV && *format != agent.ExportJSON {
+	if *format != exportCSV && *format != exportJSON {
 		return usageError(fs, "-format %q is not csv or json", *format)
 	}
 	var since time.Time
@@ -32,7 +32,7 @@ func runQueueExport(ctx context.Context, args []string, stdout, stderr io.Writer
 		}
 		since = t
 	}
-	cfg, err := agent.LoadConfig(configPath(*cfgFlag))
+	cfg, err := config.Load(configPath(*cfgFlag))
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitUsage
@@ -43,7 +43,7 @@ func runQueueExport(ctx context.Context, args []string, stdout, stderr io.Writer
 		return exitFailure
 	}
 	defer r.Close()
-	if err := agent.Export(ctx, r, stdout, since, *format); err != nil {
+	if err := writeExport(ctx, r, stdout, since, *format); err != nil {
 		fmt.Fprintf(stderr, "posagent queue export: %v\n", err)
 		return exitFailure
 	}

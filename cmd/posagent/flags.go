@@ -7,7 +7,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/posagent/posagent/agent"
+	"github.com/posagent/posagent/config"
 )
 
 // newFlagSet returns a flag set for the subcommand name whose usage text,
@@ -49,11 +49,11 @@ func usageError(fs *flag.FlagSet, format string, args ...any) int {
 // configFlag adds the -config flag to fs; resolve the result with
 // configPath.
 func configFlag(fs *flag.FlagSet) *string {
-	return fs.String("config", "", "configuration file (default: $"+agent.ConfigEnv+", else "+agent.DefaultConfigPath()+")")
+	return fs.String("config", "", "configuration file (default: $"+config.Env+", else "+config.DefaultPath()+")")
 }
 
 // configPath applies the precedence of docs/design.md: the -config flag, then the
 // environment, then the platform's default.
 func configPath(flagValue string) string {
-	return agent.ResolveConfigPath(flagValue, os.Getenv)
+	return config.ResolvePath(flagValue, os.Getenv)
 }

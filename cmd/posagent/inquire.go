@@ -9,8 +9,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/posagent/posagent/agent"
 	"github.com/posagent/posagent/alipay"
+	"github.com/posagent/posagent/config"
 )
 
 // runInquire runs "posagent inquire": one signed inquiryPayment, whose
@@ -30,7 +30,7 @@ func runInquire(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 
 	path := configPath(*cfgFlag)
-	_, ac, err := agent.CheckConfig(path)
+	_, ac, err := config.Check(path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitUsage

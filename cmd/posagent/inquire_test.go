@@ -8,22 +8,22 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/posagent/posagent/agent"
 	"github.com/posagent/posagent/alipay"
+	"github.com/posagent/posagent/alipay/alipaysim"
 	"github.com/posagent/posagent/alipay/alipaytest"
+	"github.com/posagent/posagent/config"
 )
 
 // fakeAMS is a fake AMS server and a configuration file for a client of it,
 // with the key files beside the configuration.
 type fakeAMS struct {
-	srv    *alipaytest.Server
+	srv    *alipaysim.Server
 	config string
 }
 
 func newFakeAMS(t *testing.T) *fakeAMS {
 	t.Helper()
-	srv := alipaytest.NewServer()
-	t.Cleanup(srv.Close)
+	srv := alipaytest.NewServer(t)
 	dir := t.TempDir()
 	if _, _, err := srv.WriteKeyFiles(dir); err != nil {
 		t.Fatal(err)
@@ -37,7 +37,7 @@ client_id = %q
 private_key_file = %q
 alipay_public_key_file = %q
 timeout = "10s"
-`, srv.URL, srv.ClientID, alipaytest.PrivateKeyFile, alipaytest.PublicKeyFile)
+`, srv.URL, srv.ClientID, alipaysim.PrivateKeyFile, alipaysim.PublicKeyFile)
 	path := filepath.Join(dir, "posagent.toml")
 	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
@@ -49,32 +49,32 @@ func TestInquireExitStatusFollowsResultStatus(t *testing.T) {
 	f := newFakeAMS(t)
 	tests := []struct {
 		name   string
-		steps  []alipaytest.Step // nil: leave the payment unscripted
+		steps  []alipaysim.Step // nil: leave the payment unscripted
 		code   int
 		stdout []string // lines expected in the readable answer
 		stderr string   // part of the one sentence on stderr
 	}{
 		{
 			name:   "S SUCCESS",
-			steps:  []alipaytest.Step{alipaytest.Success()},
+			steps:  []alipaysim.Step{alipaysim.Success()},
 			code:   exitOK,
 			stdout: []string{"resultStatus ", "paymentStatus ", "SUCCESS", "paymentAmount ", "100 USD", "pspName ", "ALIPAY_CN", "responseTime "},
 		},
 		{
 			name:   "S PROCESSING",
-			steps:  []alipaytest.Step{alipaytest.Processing(1)},
+			steps:  []alipaysim.Step{alipaysim.Processing(1)},
 			code:   exitOK,
 			stdout: []string{"PROCESSING", "PAYMENT_IN_PROCESS"},
 		},
 		{
 			name:   "S FAIL",
-			steps:  []alipaytest.Step{alipaytest.Fail("USER_BALANCE_NOT_ENOUGH")},
+			steps:  []alipaysim.Step{alipaysim.Fail("USER_BALANCE_NOT_ENOUGH")},
 			code:   exitOK,
 			stdout: []string{"FAIL", "USER_BALANCE_NOT_ENOUGH"},
 		},
 		{
 			name:   "verified F",
-			steps:  []alipaytest.Step{alipaytest.Refuse("ACCESS_DENIED")},
+			steps:  []alipaysim.Step{alipaysim.Refuse("ACCESS_DENIED")},
 			code:   exitFailure,
 			stdout: []string{"resultStatus ", " F", "ACCESS_DENIED"},
 			stderr: "Alipay answered F ACCESS_DENIED",
@@ -87,26 +87,26 @@ func TestInquireExitStatusFollowsResultStatus(t *testing.T) {
 		},
 		{
 			name:   "verified U",
-			steps:  []alipaytest.Step{alipaytest.Unknown(1)},
+			steps:  []alipaysim.Step{alipaysim.Unknown(1)},
 			code:   exitFailure,
 			stdout: []string{"UNKNOWN_EXCEPTION"},
 			stderr: "(unknown)",
 		},
 		{
 			name:   "forged signature",
-			steps:  []alipaytest.Step{alipaytest.Forged()},
+			steps:  []alipaysim.Step{alipaysim.Forged()},
 			code:   exitFailure,
 			stderr: "signature does not verify",
 		},
 		{
 			name:   "unsigned answer",
-			steps:  []alipaytest.Step{alipaytest.Unsigned()},
+			steps:  []alipaysim.Step{alipaysim.Unsigned()},
 			code:   exitFailure,
 			stderr: "unsigned",
 		},
 		{
 			name:   "HTTP 500",
-			steps:  []alipaytest.Step{alipaytest.HTTP500(1)},
+			steps:  []alipaysim.Step{alipaysim.HTTP500(1)},
 			code:   exitFailure,
 			stderr: "HTTP 500",
 		},
@@ -115,7 +115,7 @@ func TestInquireExitStatusFollowsResultStatus(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			req := fmt.Sprintf("pos-%d", i)
 			if tt.steps != nil {
-				f.srv.Script(req, alipaytest.Script{Steps: tt.steps})
+				f.srv.Script(req, alipaysim.Script{Steps: tt.steps})
 			}
 			r := runArgs(t, "inquire", "-config", f.config, "-request-id", req)
 			if r.code != tt.code {
@@ -143,9 +143,9 @@ func TestInquireExitStatusFollowsResultStatus(t *testing.T) {
 
 func TestInquireByPaymentIDPrintsJSON(t *testing.T) {
 	f := newFakeAMS(t)
-	f.srv.Script("pos-json", alipaytest.Script{
+	f.srv.Script("pos-json", alipaysim.Script{
 		Amount: alipay.Amount{Currency: "EUR", Value: "1250"},
-		Steps:  []alipaytest.Step{alipaytest.Success()},
+		Steps:  []alipaysim.Step{alipaysim.Success()},
 	})
 	payID, _ := f.srv.PaymentID("pos-json")
 	r := runArgs(t, "inquire", "-config", f.config, "-payment-id", payID, "-json")
@@ -184,7 +184,7 @@ func TestInquireRefusesBadConfiguration(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The public key where the private key belongs.
-	swapped := strings.Replace(string(doc), `private_key_file = "`+alipaytest.PrivateKeyFile+`"`, `private_key_file = "`+alipaytest.PublicKeyFile+`"`, 1)
+	swapped := strings.Replace(string(doc), `private_key_file = "`+alipaysim.PrivateKeyFile+`"`, `private_key_file = "`+alipaysim.PublicKeyFile+`"`, 1)
 	if err := os.WriteFile(badKey, []byte(swapped), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func TestInquireRefusesBadConfiguration(t *testing.T) {
 		name, config, stderr string
 	}{
 		{"missing file", filepath.Join(dir, "absent.toml"), "does not exist"},
-		{"bad value", filepath.Join("..", "..", "agent", "testdata", "config", "bad.toml"), "bad.toml:19: polling.interval:"},
+		{"bad value", filepath.Join("..", "..", "config", "testdata", "bad.toml"), "bad.toml:19: polling.interval:"},
 		{"bad key file", badKey, "alipay.private_key_file: "},
 	}
 	for _, tt := range tests {
@@ -210,27 +210,27 @@ func TestInquireRefusesBadConfiguration(t *testing.T) {
 
 func TestInquireReadsConfigFromEnvironment(t *testing.T) {
 	f := newFakeAMS(t)
-	f.srv.Script("pos-env", alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Success()}})
-	t.Setenv(agent.ConfigEnv, f.config)
+	f.srv.Script("pos-env", alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Success()}})
+	t.Setenv(config.Env, f.config)
 	if r := runArgs(t, "inquire", "-request-id", "pos-env"); r.code != exitOK {
-		t.Errorf("with %s: exit %d, stderr %q", agent.ConfigEnv, r.code, r.stderr)
+		t.Errorf("with %s: exit %d, stderr %q", config.Env, r.code, r.stderr)
 	}
 	// The flag wins over the environment.
-	t.Setenv(agent.ConfigEnv, filepath.Join(t.TempDir(), "absent.toml"))
+	t.Setenv(config.Env, filepath.Join(t.TempDir(), "absent.toml"))
 	if r := runArgs(t, "inquire", "-config", f.config, "-request-id", "pos-env"); r.code != exitOK {
-		t.Errorf("-config over a bad %s: exit %d, stderr %q", agent.ConfigEnv, r.code, r.stderr)
+		t.Errorf("-config over a bad %s: exit %d, stderr %q", config.Env, r.code, r.stderr)
 	}
 	if r := runArgs(t, "inquire", "-request-id", "pos-env"); r.code != exitUsage || !strings.Contains(r.stderr, "absent.toml") {
-		t.Errorf("bad %s: exit %d, stderr %q", agent.ConfigEnv, r.code, r.stderr)
+		t.Errorf("bad %s: exit %d, stderr %q", config.Env, r.code, r.stderr)
 	}
 }
 
 func TestBinaryInquireExitStatus(t *testing.T) {
 	bin := buildBinary(t, "test")
 	f := newFakeAMS(t)
-	f.srv.Script("pos-ok", alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Success()}})
-	f.srv.Script("pos-u", alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Unknown(1)}})
-	env := []string{agent.ConfigEnv + "=" + f.config}
+	f.srv.Script("pos-ok", alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Success()}})
+	f.srv.Script("pos-u", alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Unknown(1)}})
+	env := []string{config.Env + "=" + f.config}
 	tests := []struct {
 		req  string
 		code int

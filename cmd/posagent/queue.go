@@ -7,8 +7,8 @@ import (
 	"io"
 	"time"
 
-	"github.com/posagent/posagent/agent"
 	"github.com/posagent/posagent/agent/status"
+	"github.com/posagent/posagent/config"
 	"github.com/posagent/posagent/queue"
 )
 
@@ -38,7 +38,7 @@ func runQueue(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if code, done := parse(fs, args); done {
 		return code
 	}
-	cfg, err := agent.LoadConfig(configPath(*cfgFlag))
+	cfg, err := config.Load(configPath(*cfgFlag))
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitUsage
@@ -54,7 +54,7 @@ func runQueue(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if sub == "list" {
 		ps, err := store.List(ctx, queue.Filter{})
 		if err == nil {
-			err = agent.WritePayments(stdout, ps, *asJSON)
+			err = writePayments(stdout, ps, *asJSON)
 		}
 		if err != nil {
 			fmt.Fprintf(stderr, "posagent queue list: %v\n", err)
@@ -68,7 +68,7 @@ func runQueue(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitFailure
 	}
 	if err == nil {
-		err = agent.WritePayment(stdout, p, *asJSON)
+		err = writePayment(stdout, p, *asJSON)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "posagent queue show: %v\n", err)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/posagent/posagent/alipay/alipaysim"
 	"github.com/posagent/posagent/alipay/alipaytest"
 	"github.com/posagent/posagent/queue"
 )
@@ -18,8 +19,7 @@ import (
 func queueConfig(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	srv := alipaytest.NewServer()
-	t.Cleanup(srv.Close)
+	srv := alipaytest.NewServer(t)
 	if _, _, err := srv.WriteKeyFiles(dir); err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func queueConfig(t *testing.T) string {
 	store.Close()
 	path := filepath.Join(dir, "posagent.toml")
 	doc := fmt.Sprintf("[register]\nport = \"/dev/ttyUSB0\"\n[alipay]\nendpoint = %q\nclient_id = %q\nprivate_key_file = %q\nalipay_public_key_file = %q\n[storage]\npath = \"posagent.db\"\n",
-		srv.URL, srv.ClientID, alipaytest.PrivateKeyFile, alipaytest.PublicKeyFile)
+		srv.URL, srv.ClientID, alipaysim.PrivateKeyFile, alipaysim.PublicKeyFile)
 	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/posagent/posagent/agent"
 	"github.com/posagent/posagent/agent/service"
+	"github.com/posagent/posagent/config"
 )
 
 // runRun runs "posagent run": the agent in the foreground until SIGINT or
@@ -37,7 +38,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	code := exitOK
 	err := service.Run(ctx, service.Name, bootLog, func(ctx context.Context) error {
-		cfg, err := agent.LoadConfig(path)
+		cfg, err := config.Load(path)
 		if err != nil {
 			code = exitUsage
 			return err
@@ -57,14 +58,14 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if out.File() == "" && !out.Journal() {
 			w, console = stderr, service.IsTerminal(stderr)
 		}
-		log, err := agent.NewLogger(w, cfg.Log.Level, console)
+		log, err := service.NewLogger(w, cfg.Log.Level, console)
 		if err != nil {
 			code = exitUsage
 			return err
 		}
 		if err := agent.Serve(ctx, cfg, log, version); err != nil {
 			log.Error().Err(err).Msg("posagent stopped on an error")
-			if _, bad := errors.AsType[*agent.ConfigError](err); bad {
+			if _, bad := errors.AsType[*config.Error](err); bad {
 				code = exitUsage
 			}
 			return err

@@ -1,9 +1,0 @@
-//go:build !windows
-
-package agent
-
-// platformDefaults returns the Linux (and other Unix) folders of the
-// Filesystem Hierarchy Standard: configuration in /etc, state in /var/lib.
-func platformDefaults() platformDirs {
-	return platformDirs{config: "/etc/posagent", data: "/var/lib/posagent"}
-}

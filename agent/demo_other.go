@@ -1,6 +1,0 @@
-//go:build !unix
-
-package agent
-
-// openDemoWire uses an in-memory line: Windows has no pseudo-terminals.
-func openDemoWire() (*demoWire, error) { return openPipeWire() }
