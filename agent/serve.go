@@ -91,6 +91,9 @@ func Serve(ctx context.Context, cfg *Config, log zerolog.Logger, version string)
 			Payments: store,
 			Calls:    calls,
 			Token:    token,
+
+			Reconciliations: store,
+			WriteToken:      reconcileToken(cfg, token, log),
 		})
 		page.Go(func() {
 			if err := status.Serve(ctx, ln, h); err != nil {
