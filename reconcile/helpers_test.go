@@ -1,11 +1,6 @@
 package reconcile
 
-import (
-	"os"
-	"path/filepath"
-	"strings"
-	"testing"
-)
+import "strings"
 
 // transactionColumns is the header of a transaction details report as the
 // report pages list its columns; tests shuffle and trim it.
@@ -63,15 +58,4 @@ func reportText(cols []string, txs ...tx) string {
 	}
 	b.WriteString(endMarker + "\n")
 	return b.String()
-}
-
-// writeReport writes text to a file named name in a fresh folder and
-// returns its path.
-func writeReport(t *testing.T, name, text string) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }

@@ -167,6 +167,10 @@ type Options struct {
 // no period given: nothing says which payments they cover.
 var ErrNoPeriod = errors.New("the reports hold no transaction, so they do not say which days they cover; give -from and -to")
 
+// ErrBadPeriod is returned by Match for a period that ends before it
+// begins.
+var ErrBadPeriod = errors.New("the period is empty; give -from before -to")
+
 // lookBack is how long before the period Match reads payments accepted,
 // so that one accepted before the period and paid within it is found
 // without asking for it alone.
@@ -309,7 +313,7 @@ func period(res *Result, rows []Row, opts Options) error {
 		res.To = time.Date(y, m, d+1, 0, 0, 0, 0, antomZone)
 	}
 	if !res.From.Before(res.To) {
-		return fmt.Errorf("the period from %s to %s is empty; give -from before -to", res.From.Format(time.RFC3339), res.To.Format(time.RFC3339))
+		return fmt.Errorf("from %s to %s: %w", res.From.Format(time.RFC3339), res.To.Format(time.RFC3339), ErrBadPeriod)
 	}
 	return nil
 }

@@ -298,3 +298,16 @@ func parseTime(s string) (time.Time, error) {
 	}
 	return time.ParseInLocation(time.DateTime, s, antomZone)
 }
+
+// ParseTime reads a -from or -to value: an RFC 3339 instant, or a date
+// (2026-11-30) meaning the start of that day in Antom's zone, UTC+8, where
+// the reports' days begin.
+func ParseTime(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.ParseInLocation(time.DateOnly, s, antomZone); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("%q is neither a date (2026-11-30, taken at 00:00 UTC+8) nor an RFC 3339 time (2026-11-30T00:00:00+08:00)", s)
+}
