@@ -95,6 +95,9 @@ func Serve(ctx context.Context, cfg *config.Config, log zerolog.Logger, version 
 			Payments: store,
 			Calls:    calls,
 			Token:    token,
+
+			Reconciliations: store,
+			WriteToken:      reconcileToken(cfg, token, log),
 		})
 		page.Go(func() {
 			if err := status.Serve(ctx, ln, h); err != nil {

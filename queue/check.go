@@ -128,6 +128,11 @@ func checkImage(img *fileImage, path string, readOnly bool) error {
 			p.addf("the salvage history is damaged: %v", err)
 		}
 	}
+	if v := img.get(bucketMeta, keyReconciliation); v != nil {
+		if _, err := decodeReconciliation(v); err != nil {
+			p.addf("the reconciliation summary is damaged: %v", err)
+		}
+	}
 	checkIndexes(img, schema, &p)
 	return p.err()
 }

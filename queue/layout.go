@@ -16,6 +16,7 @@ import (
 //
 //	meta      "schema" -> decimal schema version
 //	meta      "salvages" -> framed JSON of []Salvage, the salvage history
+//	meta      "reconciliation" -> framed JSON of Reconciliation, the last one
 //	payments  request id -> framed JSON of Payment (see frame)
 //	due       8-byte big-endian NextAt (Unix ns) + request id -> empty
 //	outbox    8-byte big-endian FinishedAt (Unix ns) + request id -> empty

@@ -1,6 +1,7 @@
 package status
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -63,12 +64,36 @@ func (c *Client) Get(ctx context.Context, req string) (queue.Payment, error) {
 	return p, err
 }
 
+// PutReconciliation stores r as the summary of the last reconciliation in
+// the running agent's store. The Client must carry the token of
+// status.token_file (Endpoint.WriteClient), which this write demands even
+// of a loopback listener.
+func (c *Client) PutReconciliation(ctx context.Context, r queue.Reconciliation) error {
+	body, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, c.base+"/api/reconciliation", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	var stored queue.Reconciliation
+	return c.do(req, &stored)
+}
+
 // get fetches path and decodes its JSON into v.
 func (c *Client) get(ctx context.Context, path string, v any) error {
 	r, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
 	if err != nil {
 		return err
 	}
+	return c.do(r, v)
+}
+
+// do sends r and decodes the JSON of a 200 answer into v.
+func (c *Client) do(r *http.Request, v any) error {
+	path := r.URL.RequestURI()
 	if c.token != "" {
 		r.Header.Set("Authorization", "Bearer "+c.token)
 	}

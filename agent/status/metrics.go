@@ -24,6 +24,11 @@ type stateCollector struct {
 	operator  *prometheus.Desc
 	startTime *prometheus.Desc
 	buildInfo *prometheus.Desc
+
+	reconciledAt  *prometheus.Desc
+	reconciledTo  *prometheus.Desc
+	findings      *prometheus.Desc
+	discrepancies *prometheus.Desc
 }
 
 func newStateCollector(snapshot func() Snapshot) *stateCollector {
@@ -47,6 +52,11 @@ func newStateCollector(snapshot func() Snapshot) *stateCollector {
 		operator:  d("posagent_alipay_operator_problem", "1 while something only a person can fix stands in the way of payments: credentials refused, no payment known to Alipay, or answers that do not verify."),
 		startTime: d("posagent_start_time_seconds", "When the agent started, in seconds since the Unix epoch."),
 		buildInfo: d("posagent_build_info", "Always 1; the label says the version.", "version"),
+
+		reconciledAt:  d("posagent_reconcile_last_run_timestamp_seconds", "When posagent reconcile last compared the store with Alipay's reports, in seconds since the Unix epoch; absent before the first run."),
+		reconciledTo:  d("posagent_reconcile_period_end_timestamp_seconds", "The end of the period the last reconciled reports cover, in seconds since the Unix epoch."),
+		findings:      d("posagent_reconcile_findings", "Findings of the last reconciliation, by kind (see docs/reconcile.md).", "kind"),
+		discrepancies: d("posagent_reconcile_discrepancies", "Findings of the last reconciliation that need a person."),
 	}
 }
 
@@ -55,6 +65,7 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.payments, c.followUp, c.outbox, c.oldest, c.storeOpen, c.salvages, c.lost, c.linkUp, c.frames,
 		c.naks, c.resends, c.reachable, c.operator, c.startTime, c.buildInfo,
+		c.reconciledAt, c.reconciledTo, c.findings, c.discrepancies,
 	} {
 		ch <- d
 	}
@@ -102,6 +113,15 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.startTime, float64(s.Started.UnixNano())/1e9)
 	}
 	gauge(c.buildInfo, 1, s.Version)
+
+	if r := s.Reconciliation; r != nil && r.Error == "" {
+		gauge(c.reconciledAt, float64(r.Time.UnixNano())/1e9)
+		gauge(c.reconciledTo, float64(r.To.UnixNano())/1e9)
+		for kind, n := range r.Counts {
+			gauge(c.findings, float64(n), kind)
+		}
+		gauge(c.discrepancies, float64(r.Discrepancies))
+	}
 }
 
 func boolValue(b bool) float64 {

@@ -46,6 +46,23 @@ func (e Endpoint) Client() (*Client, error) {
 	return NewClient(e.Listen, token), nil
 }
 
+// WriteClient returns a Client for e that carries the token of
+// status.token_file whatever the listener, for the one write the endpoint
+// takes (Client.PutReconciliation).
+func (e Endpoint) WriteClient() (*Client, error) {
+	if e.Listen == "" {
+		return nil, errors.New("status.listen is empty, so the running posagent has no status endpoint to send the summary to; set status.listen and restart it")
+	}
+	if e.Token == nil {
+		return nil, errors.New("no status.token_file is configured")
+	}
+	token, err := e.Token()
+	if err != nil {
+		return nil, fmt.Errorf("storing the summary through the running posagent needs the token of status.token_file; run this as root or the posagent user (Windows: an administrator): %w", err)
+	}
+	return NewClient(e.Listen, token), nil
+}
+
 // OpenReader opens the store at storePath read-only; when a running agent
 // holds it (the lock is not free within lockWait), it reads through that
 // agent's status endpoint ep instead. Nothing is ever written.

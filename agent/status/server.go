@@ -35,6 +35,15 @@ type Options struct {
 	Calls *Calls
 	// Refresh is how often the page reloads itself; 5 s when zero.
 	Refresh time.Duration
+	// Reconciliations, when not nil, keeps the summary of the last
+	// reconciliation: the page, /api/status and /metrics show it, and
+	// PUT /api/reconciliation replaces it for a request that carries
+	// WriteToken.
+	Reconciliations Reconciliations
+	// WriteToken is the bearer token PUT /api/reconciliation demands,
+	// whatever the listener, since it writes to the store; empty, that
+	// endpoint refuses every request.
+	WriteToken string
 	// Token, when not empty, is demanded as "Authorization: Bearer Token"
 	// of every request but /healthz; others are answered 401. A listener
 	// that other hosts can reach (NeedsToken) must be served with one: the
@@ -49,6 +58,9 @@ type Server struct {
 	refresh time.Duration
 	mux     *http.ServeMux
 	handler http.Handler // mux, behind the token gate when there is a token
+	recs    Reconciliations
+	// writeSum is the SHA-256 of Options.WriteToken; nil when there is none.
+	writeSum *[sha256.Size]byte
 }
 
 // NewServer returns a Server for opts. Its metrics registry is its own, so
@@ -59,6 +71,11 @@ func NewServer(opts Options) *Server {
 		store:   opts.Payments,
 		refresh: opts.Refresh,
 		mux:     http.NewServeMux(),
+		recs:    opts.Reconciliations,
+	}
+	if opts.WriteToken != "" {
+		sum := sha256.Sum256([]byte(opts.WriteToken))
+		s.writeSum = &sum
 	}
 	if s.refresh <= 0 {
 		s.refresh = 5 * time.Second
@@ -78,6 +95,7 @@ func NewServer(opts Options) *Server {
 	s.mux.HandleFunc("GET /api/status", s.apiStatus)
 	s.mux.HandleFunc("GET /api/payments", s.apiPayments)
 	s.mux.HandleFunc("GET /api/payments/{req}", s.apiPayment)
+	s.mux.HandleFunc("PUT /api/reconciliation", s.putReconciliation)
 	s.handler = s.mux
 	if opts.Token != "" {
 		s.handler = &tokenGate{sum: sha256.Sum256([]byte(opts.Token)), next: s.mux}
@@ -89,6 +107,7 @@ func NewServer(opts Options) *Server {
 func (s *Server) snapshot() Snapshot {
 	snap := s.source.Snapshot()
 	fillStore(&snap.Store, s.store)
+	fillReconciliation(&snap, s.recs)
 	return snap
 }
 

@@ -13,6 +13,10 @@ type Snapshot struct {
 	Link   Link   `json:"link"`
 	Alipay Alipay `json:"alipay"`
 	Store  Store  `json:"store"`
+
+	// Reconciliation is the last `posagent reconcile`; nil before the
+	// first. The Server fills it from the store.
+	Reconciliation *Reconciliation `json:"reconciliation,omitempty"`
 }
 
 // Uptime is how long the agent had been running when s was taken.
