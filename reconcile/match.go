@@ -107,6 +107,9 @@ type Result struct {
 	// Unlinked counts the CANCEL and REFUND rows that name a payment
 	// neither the reports nor the store know.
 	Unlinked int `json:"unlinked"`
+	// Elsewhere counts the report rows of payments whose request id lacks
+	// Options.RequestPrefix: another terminal's.
+	Elsewhere int `json:"elsewhere"`
 	// Matched counts the payments compared on which both sides agree.
 	Matched  int       `json:"matched"`
 	Findings []Finding `json:"findings"`
@@ -161,6 +164,12 @@ type Options struct {
 	// from the start of the day (UTC+8, Antom's transaction day) of the
 	// reports' first transaction to the end of the day of their last.
 	From, To time.Time
+	// RequestPrefix, when not empty, restricts the comparison to the
+	// payments whose request id (the PAY's req) starts with it: on a
+	// merchant account that several terminals share, the reports hold
+	// every terminal's payments and the store only this one's, so the
+	// others would all seem paid at Alipay and unknown here.
+	RequestPrefix string
 }
 
 // ErrNoPeriod is returned by Match for reports without a transaction and
@@ -241,6 +250,10 @@ func Match(ctx context.Context, reports []*Report, store Payments, opts Options)
 		req := owner(r, byPID)
 		if req == "" {
 			res.Unlinked++
+			continue
+		}
+		if !strings.HasPrefix(req, opts.RequestPrefix) {
+			res.Elsewhere++
 			continue
 		}
 		v := views[req]

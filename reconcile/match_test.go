@@ -198,6 +198,48 @@ func TestMatchAllAgree(t *testing.T) {
 	}
 }
 
+// TestMatchLeavesOtherTerminalsAside: with a request prefix, the payments
+// of other terminals on the same merchant account are counted aside, not
+// reported as paid at Alipay and unknown here; this terminal's still are.
+func TestMatchLeavesOtherTerminalsAside(t *testing.T) {
+	store := openStore(t, map[string]stored{
+		"lane1-1": {state: queue.Success, amount: 1250, currency: "USD", accepted: morning, paid: noon, pid: "P-1"},
+	})
+	rep, err := Read(strings.NewReader(reportText(transactionColumns,
+		payment("lane1-1", "P-1", "12.50", "USD", noon),
+		payment("lane1-2", "P-2", "3.00", "USD", noon),
+		payment("lane2-1", "P-3", "4.00", "USD", noon),
+		payment("lane2-2", "P-4", "5.00", "USD", noon),
+	)), "r.csv", ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		prefix        string
+		wantElsewhere int
+		wantUnpaid    []string
+	}{
+		{"", 0, []string{"lane1-2", "lane2-1", "lane2-2"}},
+		{"lane1-", 2, []string{"lane1-2"}},
+	}
+	for _, tt := range tests {
+		res, err := Match(context.Background(), []*Report{rep}, storePayments{store}, Options{RequestPrefix: tt.prefix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var unpaid []string
+		for _, f := range res.Findings {
+			if f.Kind == PaidNotSuccess {
+				unpaid = append(unpaid, f.RequestID)
+			}
+		}
+		slices.Sort(unpaid)
+		if res.Elsewhere != tt.wantElsewhere || !slices.Equal(unpaid, tt.wantUnpaid) || res.Matched != 1 {
+			t.Errorf("prefix %q: elsewhere %d, paid-not-success %v, matched %d; want %d, %v, 1", tt.prefix, res.Elsewhere, unpaid, res.Matched, tt.wantElsewhere, tt.wantUnpaid)
+		}
+	}
+}
+
 func TestMatchPeriod(t *testing.T) {
 	day := func(d int) time.Time { return time.Date(2026, 11, d, 0, 0, 0, 0, antomZone) }
 	tests := []struct {

@@ -80,6 +80,9 @@ func writeTable(w io.Writer, res *Result) error {
 	if res.Unlinked > 0 {
 		fmt.Fprintf(w, ", %d cancels or refunds of payments neither the reports nor the store know", res.Unlinked)
 	}
+	if res.Elsewhere > 0 {
+		fmt.Fprintf(w, ", %d of other terminals' payments (request ids without the prefix)", res.Elsewhere)
+	}
 	fmt.Fprintf(w, "\nMatched: %d payments agree\n", res.Matched)
 	counts := res.Counts()
 	for _, k := range Kinds() {

@@ -14,7 +14,7 @@ import (
 	"github.com/posagent/posagent/reconcile"
 )
 
-const reconcileSynopsis = "[-config PATH] [-format table|csv|json] [-from DATE] [-to DATE] [-allow-missing-end] [-no-record] FILE..."
+const reconcileSynopsis = "[-config PATH] [-format table|csv|json] [-from DATE] [-to DATE] [-request-prefix PREFIX] [-allow-missing-end] [-no-record] FILE..."
 
 // runReconcile runs "posagent reconcile FILE...": it compares Antom's
 // transaction or settlement details reports with the stored payments,
@@ -27,6 +27,7 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	format := fs.String("format", reconcile.FormatTable, "table (for people), csv or json (for scripts)")
 	fromFlag := fs.String("from", "", "start of the period the reports cover: a date (00:00 UTC+8, Antom's day) or an RFC 3339 time (default: the day of the reports' first transaction)")
 	toFlag := fs.String("to", "", "end of the period, not included: a date or an RFC 3339 time (default: the end of the day of the reports' last transaction)")
+	prefix := fs.String("request-prefix", "", "compare only payments whose request id starts with this: the prefix this terminal's register gives its req ids, where several terminals share one merchant account")
 	allowNoEnd := fs.Bool("allow-missing-end", false, "read a report whose last line is not <END> instead of refusing it as possibly cut short")
 	noRecord := fs.Bool("no-record", false, "do not keep this run's summary for the status page and the metrics")
 	files, code, done := parseFiles(fs, args)
@@ -39,7 +40,7 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	case len(files) == 0:
 		return usageError(fs, "give the report files to compare, e.g. posagent reconcile transactions_20261130.csv")
 	}
-	var opts reconcile.Options
+	opts := reconcile.Options{RequestPrefix: *prefix}
 	for _, f := range []struct {
 		name  string
 		value string
