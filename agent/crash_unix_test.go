@@ -29,6 +29,7 @@ import (
 // carried that status, and no SUCCESS was sent for a payment Alipay did not
 // sign as paid.
 func TestCrashLosesNothing(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("the crash test builds the binary and runs for a while")
 	}

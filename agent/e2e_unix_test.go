@@ -18,6 +18,7 @@ import (
 )
 
 func TestPaymentsEndToEnd(t *testing.T) {
+	t.Parallel()
 	usd := func(v string) alipay.Amount { return alipay.Amount{Currency: "USD", Value: v} }
 	tests := []struct {
 		name     string
@@ -112,6 +113,7 @@ func waitDelivered(t *testing.T, r *rig, req string) queue.Payment {
 }
 
 func TestRequestsAnsweredPerProtocol(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	r.srv.Script("known", alipaysim.Script{})
 	r.start(testOptions())
@@ -154,6 +156,7 @@ func TestRequestsAnsweredPerProtocol(t *testing.T) {
 }
 
 func TestPayRejectedWhenStoreFails(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	r.start(testOptions())
 	r.waitAgent("link up", func(s Snapshot) bool { return s.LinkUp })
@@ -171,6 +174,7 @@ func (c *offsetClock) now() time.Time          { return time.Now().Add(time.Dura
 func (c *offsetClock) advance(d time.Duration) { c.off.Add(int64(d)) }
 
 func TestPastCancelWindowOnlyInquiresAndFlags(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	r.srv.Script("late", alipaysim.Script{})
 	var clock offsetClock
@@ -199,6 +203,7 @@ func TestPastCancelWindowOnlyInquiresAndFlags(t *testing.T) {
 }
 
 func TestRestartResumesPollingAndResendsResults(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	r.srv.Script("open", alipaysim.Script{})                                             // PROCESSING until scripted again
 	r.srv.Script("done", alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Success()}}) // final at once
@@ -258,6 +263,7 @@ func TestRestartResumesPollingAndResendsResults(t *testing.T) {
 }
 
 func TestStopIsPromptWithCallsInFlight(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	r.srv.Script("slow", alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Slow(time.Hour)}})
 	r.start(testOptions())
@@ -283,6 +289,7 @@ func TestStopIsPromptWithCallsInFlight(t *testing.T) {
 }
 
 func TestResultResentUntilDone(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	r.srv.Script("pos-1", alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Success()}})
 	r.reg.SetAutoDone(false)
@@ -306,6 +313,7 @@ func TestResultResentUntilDone(t *testing.T) {
 }
 
 func TestOperatorProblemKeepsPaymentsAndSlowsDown(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	cfg := r.srv.ClientConfig()
 	cfg.KeyVersion = 7 // the server knows key version 1 only: F KEY_NOT_FOUND
@@ -332,6 +340,7 @@ func TestOperatorProblemKeepsPaymentsAndSlowsDown(t *testing.T) {
 }
 
 func TestDeliveredPaymentsPrunedAfterRetention(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	r.srv.Script("old", alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Success()}})
 	var clock offsetClock

@@ -58,6 +58,7 @@ const seedEnv = "POSAGENT_POWERCUT_SEED"
 // every final payment either in the outbox or confirmed by a DONE; no RESULT
 // may contradict an earlier one.
 func TestPowerCut(t *testing.T) {
+	t.Parallel()
 	if path := os.Getenv(seedEnv); path != "" {
 		seedOldPayments(t, path)
 		return

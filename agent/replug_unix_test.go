@@ -73,6 +73,7 @@ func (c *cable) unplug(path string) {
 // the adapter has another device name behind the same path: the agent finds
 // it, the pending RESULT is delivered and confirmed, and payments flow.
 func TestReplugBehindARepointedPortPath(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "usb-register-if00")
 	first := newCable(t)

@@ -54,6 +54,7 @@ func (r *rig) waitPayment(req, what string, ok func(queue.Payment) bool) queue.P
 }
 
 func TestAnswerOtherThanOrderNotExistEndsTheGrace(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	const req = "seen-once"
 	notExist := alipaysim.Refuse(codeNotExist)
@@ -85,6 +86,7 @@ func TestAnswerOtherThanOrderNotExistEndsTheGrace(t *testing.T) {
 }
 
 func TestCancelWindowExceededStopsCancelling(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	const req = "too-late"
 	r.srv.Script(req, alipaysim.Script{Cancel: repeat(alipaysim.Refuse(codeWindowExceeded), 50)}) // PROCESSING
@@ -121,6 +123,7 @@ func TestCancelWindowExceededStopsCancelling(t *testing.T) {
 }
 
 func TestRefusedCancelsAreRetriedWithGrowingPauses(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	const req = "refused"
 	r.srv.Script(req, alipaysim.Script{Cancel: append(repeat(alipaysim.Refuse("PROCESS_FAIL"), 5), alipaysim.Success())})
@@ -152,6 +155,7 @@ func TestRefusedCancelsAreRetriedWithGrowingPauses(t *testing.T) {
 }
 
 func TestPaymentsUnknownToAlipayRaiseAnOperatorProblem(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	opts := testOptions()
 	opts.CancelAfter = 100 * time.Millisecond
@@ -178,6 +182,7 @@ func TestPaymentsUnknownToAlipayRaiseAnOperatorProblem(t *testing.T) {
 }
 
 func TestAnswersThatNeverVerifyRaiseAnOperatorProblem(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	const req = "forged"
 	r.srv.Script(req, alipaysim.Script{Steps: append(repeat(alipaysim.Forged(), badSignatureLimit), alipaysim.Success())})
@@ -200,6 +205,7 @@ func TestAnswersThatNeverVerifyRaiseAnOperatorProblem(t *testing.T) {
 }
 
 func TestWallClockSteppedBackDoesNotStallPolling(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	const req = "stepped"
 	r.srv.Script(req, alipaysim.Script{}) // PROCESSING
@@ -215,6 +221,7 @@ func TestWallClockSteppedBackDoesNotStallPolling(t *testing.T) {
 }
 
 func TestStoreThatCannotWriteMakesNoFurtherCalls(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	const req = "unwritable"
 	r.srv.Script(req, alipaysim.Script{}) // PROCESSING
@@ -262,6 +269,7 @@ func (w lineWriter) Write(b []byte) (int, error) {
 }
 
 func TestClockOffsetFromAlipayIsShown(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		skew time.Duration // Alipay's clock ahead of the terminal's
@@ -288,6 +296,7 @@ func TestClockOffsetFromAlipayIsShown(t *testing.T) {
 }
 
 func TestMismatchIsNeverForgottenForSuccess(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	const req = "two-amounts"
 	usd99 := alipay.Amount{Currency: "USD", Value: "99"}

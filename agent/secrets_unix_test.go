@@ -138,6 +138,7 @@ func secretPieces(secrets map[string]string) map[string]string {
 // then reads every log line for the merchant private key, any Signature
 // header value sent or received, and the status token. None may appear.
 func TestLogsHoldNoSecrets(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	tap, endpoint := newSignatureTap(t, r.srv.URL)
 	dir := t.TempDir()
@@ -404,6 +405,7 @@ allow_remote = true
 // TestServeWarnsOfAPrivateKeyOthersCanRead checks the warning `posagent run`
 // logs at start, before it carries on as usual.
 func TestServeWarnsOfAPrivateKeyOthersCanRead(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	dir := t.TempDir()
 	priv, pub, err := r.srv.WriteKeyFiles(dir)

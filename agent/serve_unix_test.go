@@ -21,6 +21,7 @@ import (
 )
 
 func TestServeRunsFromConfigWithStatusPage(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	dir := t.TempDir()
 	priv, pub, err := r.srv.WriteKeyFiles(dir)

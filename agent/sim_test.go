@@ -45,6 +45,7 @@ const simCoverageHistories = 300
 const simMaxSteps = 200_000
 
 func TestSimulation(t *testing.T) {
+	t.Parallel()
 	n := simDefaultHistories
 	if s := os.Getenv("POSAGENT_SIM_HISTORIES"); s != "" {
 		v, err := strconv.Atoi(s)

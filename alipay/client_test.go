@@ -461,6 +461,7 @@ func TestInquireNeedsExactlyOneID(t *testing.T) {
 }
 
 func TestInquireSlowerThanTimeoutIsUnknown(t *testing.T) {
+	t.Parallel()
 	srv, c := newFake(t, func(c *alipay.Config) { c.Timeout = alipay.MinTimeout })
 	srv.Script("R1", alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Slow(time.Hour)}})
 	resp, err := c.Inquire(postest.Context(t), alipay.Ref{PaymentRequestID: "R1"})

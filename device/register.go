@@ -127,13 +127,6 @@ func (r *Register) Messages() []MessageRecord {
 	return append([]MessageRecord(nil), r.messages...)
 }
 
-// Events returns every event of the register's line so far, in order.
-func (r *Register) Events() []Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]Event(nil), r.events...)
-}
-
 // Frames returns every frame sent and received so far, in order.
 func (r *Register) Frames() []Trace {
 	r.mu.Lock()

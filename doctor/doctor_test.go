@@ -148,6 +148,7 @@ func closedPort(t *testing.T) string {
 }
 
 func TestDoctor(t *testing.T) {
+	t.Parallel()
 	type want struct {
 		level, text string
 	}

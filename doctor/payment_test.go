@@ -205,6 +205,7 @@ func runAgentEndpoint(t *testing.T, path, problem string) (*queue.Store, string)
 }
 
 func TestDoctorReportsTheRunningAgentsOperatorProblem(t *testing.T) {
+	t.Parallel()
 	const absent = "Alipay knows none of this register's payments: check alipay.client_id, alipay.merchant_account_id, and SANDBOX_ versus live"
 	type want struct{ level, text string }
 	tests := []struct {

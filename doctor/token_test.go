@@ -45,6 +45,7 @@ func runRemoteAgentEndpoint(t *testing.T, path, token string) (*queue.Store, str
 }
 
 func TestDoctorAsksARemoteEndpointWithItsToken(t *testing.T) {
+	t.Parallel()
 	type want struct{ level, text string }
 	tests := []struct {
 		name    string

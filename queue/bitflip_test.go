@@ -125,6 +125,7 @@ func flipTargets(t *testing.T, data []byte) (map[string][]flipTarget, map[string
 }
 
 func TestBitFlipsOpenOrSalvageWithoutLosingUndamagedPayments(t *testing.T) {
+	t.Parallel()
 	perKind := 6
 	if v, err := strconv.Atoi(os.Getenv("BITFLIP_CASES")); err == nil && v > 0 {
 		perKind = v

@@ -194,6 +194,7 @@ func (m *crashModel) settle(s *Store, op crashOp) error {
 // committed or not; either is allowed, and whichever the store shows
 // counts from then on.
 func TestCrashLosesNothingThatWasAccepted(t *testing.T) {
+	t.Parallel()
 	const kills = 50
 	exe, err := os.Executable()
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 // for every platform the packages are built for, since the imports of a
 // package can differ between them.
 func TestDepsLeaveOutTestCode(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skipf("no go command to list the dependencies with: %v", err)
 	}

@@ -226,6 +226,7 @@ func TestInquireReadsConfigFromEnvironment(t *testing.T) {
 }
 
 func TestBinaryInquireExitStatus(t *testing.T) {
+	t.Parallel()
 	bin := buildBinary(t, "test")
 	f := newFakeAMS(t)
 	f.srv.Script("pos-ok", alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Success()}})

@@ -114,6 +114,7 @@ func runBinary(t *testing.T, bin string, env []string, args ...string) result {
 }
 
 func TestBinaryVersionAndExitStatus(t *testing.T) {
+	t.Parallel()
 	bin := buildBinary(t, "1.2.3-test")
 	if r := runBinary(t, bin, nil, "version"); r.code != 0 || r.stdout != "posagent 1.2.3-test\n" {
 		t.Errorf("version: exit %d, stdout %q", r.code, r.stdout)

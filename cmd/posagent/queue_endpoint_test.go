@@ -14,6 +14,7 @@ import (
 )
 
 func TestQueueReadsThroughTheRunningAgentWhileItHoldsTheStore(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	db := filepath.Join(dir, "posagent.db")
 	store, err := queue.Open(db, queue.Options{}) // held, as by a running agent

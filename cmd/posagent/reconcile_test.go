@@ -144,6 +144,7 @@ func lastReconciliation(t *testing.T, db string) queue.Reconciliation {
 }
 
 func TestReconcileThroughTheRunningAgent(t *testing.T) {
+	t.Parallel()
 	ln, err := status.Listen("127.0.0.1:0", false)
 	if err != nil {
 		t.Fatal(err)

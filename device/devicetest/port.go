@@ -54,10 +54,6 @@ func (p *Port) AddFault(f Fault) {
 // Drop is a Fault that loses a whole write.
 func Drop(p []byte) []byte { return nil }
 
-// Pass is a Fault that changes nothing, to let a write through before a
-// later fault.
-func Pass(p []byte) []byte { return p }
-
 // Duplicate is a Fault that delivers a write twice.
 func Duplicate(p []byte) []byte { return append(append([]byte{}, p...), p...) }
 

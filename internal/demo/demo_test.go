@@ -9,6 +9,7 @@ import (
 )
 
 func TestDemoEndsAsExpected(t *testing.T) {
+	t.Parallel()
 	for _, inMemory := range []bool{false, true} {
 		t.Run(fmt.Sprintf("in-memory=%v", inMemory), func(t *testing.T) {
 			testDemo(t, Options{Payments: 2, InMemory: inMemory})
