@@ -1,7 +1,7 @@
 // Package status serves what a technician needs to see of a running agent:
-// a health check, Prometheus metrics, the agent's state and its payments as
-// JSON, and a small self-refreshing HTML page, all from the binary and by
-// default on a loopback address only.
+// a health check, Prometheus metrics, the agent's state, its payments and
+// the day's report (package report) as JSON, and a small self-refreshing
+// HTML page, all from the binary and by default on a loopback address only.
 //
 // The package reads; it never changes a payment. Its one write is the
 // summary of the last `posagent reconcile` (PUT /api/reconciliation), taken

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/posagent/posagent/queue"
+	"github.com/posagent/posagent/report"
 )
 
 var (
@@ -25,6 +26,8 @@ type pageData struct {
 	Pending       []queue.Payment
 	Undelivered   []queue.Payment
 	PaymentsError string
+	Today         *report.Report // the day of the snapshot so far; nil when the store is closed
+	TodayError    string
 }
 
 // paymentTable is one table of payments on the page.
@@ -69,6 +72,9 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 		}
 		if err != nil {
 			data.PaymentsError = err.Error()
+		}
+		if data.Today, err = s.today(r.Context(), snap.Taken); err != nil {
+			data.TodayError = err.Error()
 		}
 	}
 	var b strings.Builder

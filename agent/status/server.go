@@ -35,6 +35,9 @@ type Options struct {
 	Calls *Calls
 	// Refresh is how often the page reloads itself; 5 s when zero.
 	Refresh time.Duration
+	// Zone is the terminal's time zone, in which /api/report and the
+	// page's Today panel count days; time.Local when nil.
+	Zone *time.Location
 	// Reconciliations, when not nil, keeps the summary of the last
 	// reconciliation: the page, /api/status and /metrics show it, and
 	// PUT /api/reconciliation replaces it for a request that carries
@@ -56,6 +59,7 @@ type Server struct {
 	source  Source
 	store   Payments
 	refresh time.Duration
+	zone    *time.Location
 	mux     *http.ServeMux
 	handler http.Handler // mux, behind the token gate when there is a token
 	recs    Reconciliations
@@ -70,12 +74,16 @@ func NewServer(opts Options) *Server {
 		source:  opts.Source,
 		store:   opts.Payments,
 		refresh: opts.Refresh,
+		zone:    opts.Zone,
 		mux:     http.NewServeMux(),
 		recs:    opts.Reconciliations,
 	}
 	if opts.WriteToken != "" {
 		sum := sha256.Sum256([]byte(opts.WriteToken))
 		s.writeSum = &sum
+	}
+	if s.zone == nil {
+		s.zone = time.Local
 	}
 	if s.refresh <= 0 {
 		s.refresh = 5 * time.Second
@@ -95,6 +103,7 @@ func NewServer(opts Options) *Server {
 	s.mux.HandleFunc("GET /api/status", s.apiStatus)
 	s.mux.HandleFunc("GET /api/payments", s.apiPayments)
 	s.mux.HandleFunc("GET /api/payments/{req}", s.apiPayment)
+	s.mux.HandleFunc("GET /api/report", s.apiReport)
 	s.mux.HandleFunc("PUT /api/reconciliation", s.putReconciliation)
 	s.handler = s.mux
 	if opts.Token != "" {
