@@ -36,6 +36,10 @@ func TestPlaceFollowsThePath(t *testing.T) {
 		if err != nil || got != tt.want {
 			t.Fatalf("%s: Place = %v, %v; want %v", tt.name, got, err, tt.want)
 		}
+		// A repeated PAY needs no write: it is answered whatever the file.
+		if got, created, err := s.Accept(newPayment(c, "pos-1")); err != nil || created || got.RequestID != "pos-1" {
+			t.Fatalf("%s: repeated Accept = %v, %v; want the stored payment", tt.name, created, err)
+		}
 		_, _, err = s.Accept(newPayment(c, "pos-"+tt.name))
 		if detached := errors.Is(err, ErrDetached); detached != (tt.want != InPlace) || (err != nil && !detached) {
 			t.Fatalf("%s: Accept = %v; want ErrDetached only when the file is not in place", tt.name, err)
