@@ -12,6 +12,10 @@ func diskSpace(dir string) (Space, error) {
 	if err := unix.Statfs(dir, &st); err != nil {
 		return Space{}, err
 	}
+	if st.Blocks == 0 {
+		// Some FUSE and network file systems report no sizes at all.
+		return Space{}, errors.ErrUnsupported
+	}
 	return Space{Free: st.Bavail * uint64(st.Bsize), ReadOnly: st.Flags&unix.ST_RDONLY != 0}, nil
 }
 
