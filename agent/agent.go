@@ -102,6 +102,7 @@ type Agent struct {
 	lastOperator time.Time // when the last operator-needed error was logged
 	lastPrune    time.Time
 	watcher      watcher // operator problems and the clock offset
+	health       storeHealth
 
 	jobs     chan job
 	outcomes chan outcome

@@ -82,6 +82,7 @@ func (a *Agent) storeFailed(req string, o *outcome, what string, err error, now 
 		a.unsaved[req] = kept
 	}
 	a.plan[req] = a.mono() + wait
+	a.storeTrouble(err)
 	a.log.Error().Err(err).Str("req", req).Int("failures", n).Str("retry_in", wait.Round(time.Millisecond).String()).
 		Msgf("cannot %s in the store; will try again", what)
 }
@@ -89,5 +90,6 @@ func (a *Agent) storeFailed(req string, o *outcome, what string, err error, now 
 // storeError logs a failed store change that is not tied to one payment's
 // schedule; the payment stays as it was stored.
 func (a *Agent) storeError(req, what string, err error) {
+	a.storeTrouble(err)
 	a.log.Error().Err(err).Str("req", req).Msgf("cannot %s in the store; will try again", what)
 }

@@ -60,6 +60,7 @@ func (a *Agent) tick(now time.Time) time.Duration {
 	if d := a.resendDue(now); d > 0 {
 		next = min(next, d)
 	}
+	next = min(next, max(a.watchStore(now), 0))
 	if a.opts.Retention > 0 {
 		if a.lastPrune.IsZero() || now.Sub(a.lastPrune) >= pruneEvery || now.Before(a.lastPrune) {
 			a.prune(now)

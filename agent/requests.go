@@ -112,6 +112,15 @@ func (a *Agent) handlePay(m pay, now time.Time) reply {
 		exp = a.opts.CancelAfter
 	}
 	deadline, shortened := fitDeadline(now, exp)
+	// A new payment needs a store without faults and room for it
+	// (docs/design.md, "Storage faults"); a repeated one is answered
+	// from what is stored.
+	if _, err := a.store.Get(m.req); errors.Is(err, queue.ErrNotFound) {
+		if err := a.roomForPay(now); err != nil {
+			a.log.Error().Str("req", m.req).Str("why", err.Error()).Msg("PAY rejected: the payment store cannot take it; the register may send it again")
+			return reply{req: m.req, state: device.StateRejected, code: device.CodeStorageError, msg: "payment store unavailable; try again later"}
+		}
+	}
 	p, created, err := a.store.Accept(queue.Payment{
 		RequestID: m.req, PaymentID: m.pid, Amount: m.amt, Currency: m.cur, Lane: m.lane,
 		AcceptedAt: now, Deadline: deadline,
@@ -121,6 +130,7 @@ func (a *Agent) handlePay(m pay, now time.Time) reply {
 		a.log.Warn().Err(err).Str("req", m.req).Msg("PAY rejected: the request id is known with other payment details")
 		return reply{req: m.req, state: device.StateRejected, code: device.CodeConflict, msg: "req: already used with another amt, cur or pid"}
 	case err != nil:
+		a.storeTrouble(err)
 		a.log.Error().Err(err).Str("req", m.req).Msg("PAY rejected: it could not be stored; the register may send it again")
 		return reply{req: m.req, state: device.StateRejected, code: device.CodeStorageError, msg: "payment could not be stored; try again"}
 	}

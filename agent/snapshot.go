@@ -28,6 +28,12 @@ type Snapshot struct {
 	// minutes either way; zero otherwise.
 	ClockOffset time.Duration
 
+	// StoreFault names what stops the payment store from taking new
+	// payments (disk_full, read_only, file_removed, file_replaced,
+	// write_failed) while it lasts, and StoreProblem says what happened
+	// and what to do; both are empty when the store is well.
+	StoreFault, StoreProblem string
+
 	InFlight  int    // Alipay calls in flight
 	Accepted  uint64 // payments accepted since start (repeats not counted)
 	Finished  uint64 // payments made final since start

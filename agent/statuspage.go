@@ -30,7 +30,10 @@ func (a *Agent) statusSnapshot(info pageInfo) status.Snapshot {
 			Error:  s.LinkError,
 		},
 		Alipay: status.Alipay{Endpoint: info.endpoint, ClientID: info.clientID},
-		Store:  status.Store{Open: true, Path: info.storePath},
+		Store:  status.Store{Open: true, Path: info.storePath, Fault: s.StoreFault, Problem: s.StoreProblem},
+	}
+	if sp, err := a.store.Space(); err == nil {
+		snap.Store.FreeBytes = &sp.Free
 	}
 	if salvages, err := a.store.Salvages(); err != nil {
 		snap.Store.Error = err.Error()

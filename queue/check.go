@@ -64,6 +64,8 @@ func (p *problems) err() error {
 // transaction) for its duration, so that no commit changes the file under
 // it.
 func (s *Store) Check() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	run := s.db.Update
 	if s.readOnly {
 		run = s.db.View

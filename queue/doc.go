@@ -19,4 +19,10 @@
 // file holding every record that could be read, the damaged one is kept
 // beside it, unfinished payments brought back are flagged (Recovered), and
 // Store.Report and Store.Salvages say what was saved.
+//
+// Every write first checks that the open file is still the one at the
+// store's path (Place; file.go) and refuses with ErrDetached otherwise;
+// Restore writes a removed file back. Reserve keeps room allocated in the
+// file past bbolt's high-water mark (space.go), so that payments already
+// accepted can be committed on a full disk.
 package queue

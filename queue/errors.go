@@ -28,4 +28,11 @@ var (
 	ErrCorrupt = errors.New("store is corrupt")
 	// ErrReadOnly: a write was attempted on a store opened read-only.
 	ErrReadOnly = errors.New("store is open read-only")
+	// ErrDetached: the store's file was removed or replaced while the
+	// store had it open, so the store refuses to write into it (see
+	// Store.Place).
+	ErrDetached = errors.New("store file is no longer at its path")
+	// ErrNoRoom: the file system has not the room Store.Reserve was
+	// asked for.
+	ErrNoRoom = errors.New("not enough free space for the store")
 )

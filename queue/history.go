@@ -83,7 +83,7 @@ func decodeSalvages(v []byte) ([]Salvage, error) {
 // the report names have been looked at, acknowledges the salvage.
 func (s *Store) Salvages() ([]Salvage, error) {
 	var history []Salvage
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketMeta).Get(keySalvages)
 		if v == nil {
 			return nil

@@ -11,7 +11,7 @@ import (
 // Get returns payment req, or ErrNotFound.
 func (s *Store) Get(req string) (Payment, error) {
 	var p Payment
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		var err error
 		p, err = loadRecord(tx, req)
 		return err
@@ -25,7 +25,7 @@ func (s *Store) Get(req string) (Payment, error) {
 func (s *Store) Due(now time.Time, limit int) ([]Payment, error) {
 	end := timeKey(now, "")
 	var out []Payment
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketDue).Cursor()
 		for k, _ := c.First(); k != nil && bytes.Compare(k[:8], end) <= 0; k, _ = c.Next() {
 			if limit > 0 && len(out) == limit {
@@ -49,7 +49,7 @@ func (s *Store) Next() (time.Time, bool, error) {
 		at time.Time
 		ok bool
 	)
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		if k, _ := tx.Bucket(bucketDue).Cursor().First(); k != nil {
 			at, _, ok = splitTimeKey(k)
 		}
@@ -69,7 +69,7 @@ func (s *Store) Unfinished() ([]Payment, error) { return s.scanIndex(bucketDue) 
 // FollowUps returns the payments flagged for manual follow-up.
 func (s *Store) FollowUps() ([]Payment, error) {
 	var out []Payment
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketFollowUp).ForEach(func(k, _ []byte) error {
 			p, err := loadRecord(tx, string(k))
 			out = append(out, p)
@@ -82,7 +82,7 @@ func (s *Store) FollowUps() ([]Payment, error) {
 // scanIndex returns the payments of a time-keyed index in its order.
 func (s *Store) scanIndex(name []byte) ([]Payment, error) {
 	var out []Payment
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(name).ForEach(func(k, _ []byte) error {
 			p, err := indexed(tx, k)
 			out = append(out, p)
@@ -129,7 +129,7 @@ func (f *Filter) match(p *Payment) bool {
 // the agent's loop.
 func (s *Store) List(f Filter) ([]Payment, error) {
 	var out []Payment
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketPayments).ForEach(func(k, v []byte) error {
 			p, err := decodeIn(tx, k, v)
 			if err != nil {
@@ -165,7 +165,7 @@ type Stats struct {
 // CANCELLING reads the records of the unfinished payments, which are few.
 func (s *Store) Stats() (Stats, error) {
 	var st Stats
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		st.Undelivered = tx.Bucket(bucketOutbox).Stats().KeyN
 		st.Delivered = tx.Bucket(bucketDelivered).Stats().KeyN
 		st.FollowUp = tx.Bucket(bucketFollowUp).Stats().KeyN

@@ -140,8 +140,8 @@ func (s *Store) salvage(problem error, size int64, timeout time.Duration) error 
 	if err != nil {
 		return fmt.Errorf("the store %s was damaged and moved to %s, but the fresh file does not open: %w", s.path, moved, err)
 	}
-	s.db, s.file, s.report = db, file, rep
-	return nil
+	s.report = rep
+	return s.attach(db, file)
 }
 
 // recovered flags an unfinished payment that a salvage brought back: the

@@ -35,11 +35,19 @@ type Options struct {
 // bbolt transaction that is synced to disk before the method returns. Its
 // methods are safe for concurrent use.
 type Store struct {
+	// mu guards db, file and ident, which Restore replaces: every
+	// transaction runs under its read lock.
+	mu sync.RWMutex
 	db *bolt.DB
 	// file is bbolt's own handle on the file, which Check reads through:
 	// on Windows only the handle holding the lock may read the file.
-	file       *os.File
+	file *os.File
+	// ident is the identity of the open file, compared with what is at
+	// path before every write (see attached in file.go).
+	ident      os.FileInfo
 	path       string
+	timeout    time.Duration
+	room       room // the preallocated headroom (space.go)
 	now        func() time.Time
 	auditLimit int
 	readOnly   bool
@@ -75,6 +83,7 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = 2 * time.Second
 	}
+	s.timeout = opts.LockTimeout
 	if !opts.ReadOnly {
 		if err := finishSalvage(path); err != nil {
 			return nil, err
@@ -149,8 +158,7 @@ func (s *Store) open(readOnly bool, timeout time.Duration) error {
 		db.Close()
 		return err
 	}
-	s.db, s.file = db, file
-	return nil
+	return s.attach(db, file)
 }
 
 // openBolt opens the bbolt file and sorts its failures into ErrLocked, the
@@ -235,13 +243,31 @@ func (s *Store) Path() string { return s.path }
 func (s *Store) Report() *Report { return s.report }
 
 // Close closes the file.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.db.Close()
+}
+
+// view runs fn in one read transaction.
+func (s *Store) view(fn func(tx *bolt.Tx) error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.db.View(fn)
+}
 
 // update runs fn in one write transaction, committed and synced before it
-// returns. A read-only store refuses.
+// returns. A read-only store refuses, and so does one whose file is no
+// longer the one at its path (ErrDetached): a change written into a file
+// that was removed or replaced would be lost when the program ends.
 func (s *Store) update(fn func(tx *bolt.Tx) error) error {
 	if s.readOnly {
 		return ErrReadOnly
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.attached(); err != nil {
+		return err
 	}
 	return s.db.Update(fn)
 }

@@ -43,7 +43,28 @@ func (s *Store) Accept(p Payment) (Payment, bool, error) {
 		out     Payment
 		created bool
 	)
-	err := s.update(func(tx *bolt.Tx) error {
+	// A repeated PAY is answered from a read, so that it gets the stored
+	// payment even while the store cannot write (a full or read-only file
+	// system): answering it with an error would deny a payment the
+	// register was told is accepted.
+	err := s.view(func(tx *bolt.Tx) error {
+		old, err := loadRecord(tx, p.RequestID)
+		if err != nil {
+			return err
+		}
+		out = old
+		if err := conflict(&old, &p); err != nil {
+			return err
+		}
+		return errUnchanged
+	})
+	switch {
+	case errors.Is(err, errUnchanged):
+		return out, false, nil
+	case errors.Is(err, ErrConflict):
+		return out, false, err
+	}
+	err = s.update(func(tx *bolt.Tx) error {
 		old, err := loadRecord(tx, p.RequestID)
 		switch {
 		case err == nil:

@@ -12,8 +12,9 @@ import (
 	"github.com/posagent/posagent/queue"
 )
 
-// healthz answers 200 when the store is open and the last Alipay call did
-// not need an operator, and 503 with the reasons, one a line, otherwise.
+// healthz answers 200 when the store is open and free of faults and the
+// last Alipay call did not need an operator, and 503 with the reasons, one
+// a line, otherwise.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	reasons := unhealthy(s.source.Snapshot())
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -37,6 +38,9 @@ func unhealthy(snap Snapshot) []string {
 			msg += ": " + snap.Store.Error
 		}
 		reasons = append(reasons, msg)
+	}
+	if p := snap.Store.Problem; p != "" {
+		reasons = append(reasons, "the payment store takes no new payments: "+p)
 	}
 	if p := snap.Alipay.OperatorProblem; p != "" {
 		reasons = append(reasons, "Alipay needs an operator: "+p)

@@ -14,6 +14,8 @@ type stateCollector struct {
 	outbox    *prometheus.Desc
 	oldest    *prometheus.Desc
 	storeOpen *prometheus.Desc
+	fault     *prometheus.Desc
+	free      *prometheus.Desc
 	salvages  *prometheus.Desc
 	lost      *prometheus.Desc
 	linkUp    *prometheus.Desc
@@ -42,6 +44,8 @@ func newStateCollector(snapshot func() Snapshot) *stateCollector {
 		outbox:    d("posagent_outbox_size", "Final results waiting for the register's DONE."),
 		oldest:    d("posagent_oldest_pending_age_seconds", "Age of the oldest payment not final yet; 0 when there is none."),
 		storeOpen: d("posagent_store_open", "1 when the payment store is open."),
+		fault:     d("posagent_store_fault", "1 while the named fault stops the payment store from taking new payments: disk_full, read_only, file_removed, file_replaced or write_failed.", "fault"),
+		free:      d("posagent_store_free_bytes", "Free space of the payment store's file system, where the platform tells it."),
 		salvages:  d("posagent_store_salvaged", "Salvages of a damaged store file that still need a person: each counts until its damaged file is moved away."),
 		lost:      d("posagent_store_lost_payments", "Payments those salvages could not save."),
 		linkUp:    d("posagent_link_up", "1 when the serial link to the register is up.", "port"),
@@ -63,7 +67,7 @@ func newStateCollector(snapshot func() Snapshot) *stateCollector {
 // Describe implements prometheus.Collector.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		c.payments, c.followUp, c.outbox, c.oldest, c.storeOpen, c.salvages, c.lost, c.linkUp, c.frames,
+		c.payments, c.followUp, c.outbox, c.oldest, c.storeOpen, c.fault, c.free, c.salvages, c.lost, c.linkUp, c.frames,
 		c.naks, c.resends, c.reachable, c.operator, c.startTime, c.buildInfo,
 		c.reconciledAt, c.reconciledTo, c.findings, c.discrepancies,
 	} {
@@ -93,6 +97,12 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(c.oldest, age)
 	gauge(c.storeOpen, boolValue(s.Store.Open))
+	for _, f := range StoreFaults() {
+		gauge(c.fault, boolValue(s.Store.Fault == f), f)
+	}
+	if s.Store.FreeBytes != nil {
+		gauge(c.free, float64(*s.Store.FreeBytes))
+	}
 	gauge(c.salvages, float64(len(s.Store.Salvages)))
 	lost := 0
 	for _, v := range s.Store.Salvages {

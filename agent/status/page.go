@@ -50,9 +50,10 @@ func parsePage(now time.Time) *template.Template {
 			}
 			return duration(d) + " ahead"
 		},
-		"stamp": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
-		"clock": func(t time.Time) string { return t.UTC().Format("15:04:05") },
-		"event": eventText,
+		"freeSpace": freeSpace,
+		"stamp":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+		"clock":     func(t time.Time) string { return t.UTC().Format("15:04:05") },
+		"event":     eventText,
 		"rows": func(id, title, empty string, ps []queue.Payment) paymentTable {
 			return paymentTable{ID: id, Title: title, Empty: empty, Payments: ps}
 		},
@@ -121,4 +122,16 @@ func untilText(d time.Duration) string {
 // eventText is one audit event's outcome in a few words.
 func eventText(e queue.Event) string {
 	return strings.Join(e.Outcome(), " · ")
+}
+
+// freeSpace says how much room is left, in the unit that reads best.
+func freeSpace(b *uint64) string {
+	switch n := *b; {
+	case n >= 10<<30:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 10<<20:
+		return fmt.Sprintf("%d MiB", n>>20)
+	default:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
 }

@@ -121,6 +121,8 @@ func TestHealthzSaysWhyItIsUnhealthy(t *testing.T) {
 			[]string{"the payment store is not open: disk full"}},
 		{"operator problem", func(s *Snapshot) { s.Alipay.OperatorProblem = "INVALID_SIGNATURE: check the private key" }, 503,
 			[]string{"Alipay needs an operator: INVALID_SIGNATURE: check the private key"}},
+		{"store fault", func(s *Snapshot) { s.Store.Fault, s.Store.Problem = "disk_full", "the disk is full: free space" }, 503,
+			[]string{"the payment store takes no new payments: the disk is full: free space"}},
 		{"link down and Alipay unreachable are not operator problems", func(s *Snapshot) { s.Link.Up = false; s.Alipay.Reachable = false }, 200, []string{"ok"}},
 		{"both", func(s *Snapshot) { s.Store.Open = false; s.Alipay.OperatorProblem = "wrong client id" }, 503,
 			[]string{"the payment store is not open", "Alipay needs an operator: wrong client id"}},

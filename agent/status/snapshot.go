@@ -85,6 +85,15 @@ type Store struct {
 	Path  string `json:"path"`
 	Error string `json:"error,omitempty"` // why it is not open, or cannot be read
 
+	// Fault names what stops the store from taking new payments while it
+	// lasts: one of StoreFaults. Problem says what happened and what to
+	// do. Both are empty when the store is well.
+	Fault   string `json:"fault,omitempty"`
+	Problem string `json:"problem,omitempty"`
+	// FreeBytes is the free space of the store's file system, where the
+	// platform tells it; nil where it does not.
+	FreeBytes *uint64 `json:"free_bytes,omitempty"`
+
 	Pending     int `json:"pending"`     // being asked about
 	Cancelling  int `json:"cancelling"`  // being cancelled
 	Undelivered int `json:"undelivered"` // final, waiting for the register's DONE (the outbox)
@@ -98,6 +107,13 @@ type Store struct {
 	// Salvages are the salvages of a damaged store file that still need a
 	// person: each stays until its damaged file is moved away.
 	Salvages []Salvage `json:"salvages"`
+}
+
+// StoreFaults are the values Store.Fault takes: too little free space, a
+// read-only file system, the store file removed (and not written back
+// yet), replaced by another file, or commits failing for another reason.
+func StoreFaults() []string {
+	return []string{"disk_full", "read_only", "file_removed", "file_replaced", "write_failed"}
 }
 
 // Salvage is one salvage of a damaged store file, as the agent reports it.

@@ -179,7 +179,12 @@ func (s *Server) inquire(p *payment, now time.Time) (reply, string) {
 	}
 	switch st.kind {
 	case stepSuccess:
-		return inquiryAnswer(p, now, alipay.StatusSuccess, "", p.amount), "S SUCCESS"
+		rep := inquiryAnswer(p, now, alipay.StatusSuccess, "", p.amount)
+		if st.delay > 0 {
+			rep.delay = st.delay
+			return rep, fmt.Sprintf("S SUCCESS after %v", st.delay)
+		}
+		return rep, "S SUCCESS"
 	case stepFail:
 		return inquiryAnswer(p, now, alipay.StatusFail, st.code, p.amount), "S FAIL " + st.code
 	case stepMismatched:

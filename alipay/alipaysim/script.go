@@ -58,6 +58,11 @@ func Processing(n int) Step { return Step{kind: stepProcessing, times: n} }
 // Success answers S SUCCESS with the scripted amount.
 func Success() Step { return Step{kind: stepSuccess, times: 1} }
 
+// SuccessAfter answers S SUCCESS, as Success, but only after a delay: the
+// call is recorded (Calls, WaitCalls) at once, so a test knows that a
+// SUCCESS is on its way and can change the world before it arrives.
+func SuccessAfter(d time.Duration) Step { return Step{kind: stepSuccess, times: 1, delay: d} }
+
 // Fail answers S FAIL with paymentResultCode code, e.g. USER_BALANCE_NOT_ENOUGH.
 func Fail(code string) Step { return Step{kind: stepFail, times: 1, code: code} }
 

@@ -54,6 +54,20 @@ func Available() error {
 	return nil
 }
 
+// SetReadOnly makes every change to the file system (writes, syncs,
+// truncations, creates, renames, unlinks) fail with EROFS while ro is set,
+// as a file system the kernel turned read-only does; what was written
+// before stays as it was. It simulates a read-only remount, which Linux
+// refuses while a program holds a file open for writing.
+func (m *Mount) SetReadOnly(ro bool) {
+	m.mu.Lock()
+	st := m.state
+	m.mu.Unlock()
+	st.mu.Lock()
+	st.ro = ro
+	st.mu.Unlock()
+}
+
 // Dir returns the folder the file system is mounted on.
 func (m *Mount) Dir() string { return m.dir }
 
@@ -124,6 +138,7 @@ type state struct {
 
 	mu      sync.Mutex
 	dead    bool      // cut off: every operation fails, nothing reaches the backing folder
+	ro      bool      // read-only: every change fails with EROFS (SetReadOnly)
 	pending []nameOp  // namespace changes not yet durable, oldest first
 	files   []*file   // every file node, for syncAll and close
 	loaded  []loadEnt // the backing folder's files, added at mount
@@ -263,7 +278,18 @@ var (
 	_ fs.NodeUnlinker  = (*dir)(nil)
 	_ fs.NodeRenamer   = (*dir)(nil)
 	_ fs.NodeFsyncer   = (*dir)(nil)
+	_ fs.NodeStatfser  = (*dir)(nil)
 )
+
+// Statfs reports the backing folder's file system.
+func (d *dir) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(d.st.backing, &st); err != nil {
+		return fs.ToErrno(err)
+	}
+	out.FromStatfsT(&st)
+	return fs.OK
+}
 
 func (d *dir) OnAdd(ctx context.Context) {
 	for _, e := range d.st.loaded {
@@ -284,6 +310,9 @@ func (d *dir) Create(ctx context.Context, name string, flags, mode uint32, out *
 	defer st.mu.Unlock()
 	if st.dead {
 		return nil, nil, 0, syscall.EIO
+	}
+	if st.ro {
+		return nil, nil, 0, syscall.EROFS
 	}
 	f := &file{st: st, mode: mode & 0o7777, mtime: time.Now()}
 	st.files = append(st.files, f)
@@ -306,6 +335,9 @@ func (d *dir) Unlink(ctx context.Context, name string) syscall.Errno {
 	defer st.mu.Unlock()
 	if st.dead {
 		return syscall.EIO
+	}
+	if st.ro {
+		return syscall.EROFS
 	}
 	st.pending = append(st.pending, nameOp{kind: opUnlink, name: name, f: f})
 	return fs.OK
@@ -336,6 +368,9 @@ func (d *dir) Rename(ctx context.Context, name string, newParent fs.InodeEmbedde
 	if st.dead {
 		return syscall.EIO
 	}
+	if st.ro {
+		return syscall.EROFS
+	}
 	st.pending = append(st.pending, nameOp{kind: opRename, name: name, to: newName, f: f, replaced: replaced})
 	return fs.OK
 }
@@ -347,6 +382,9 @@ func (d *dir) Fsync(ctx context.Context, fh fs.FileHandle, flags uint32) syscall
 	defer st.mu.Unlock()
 	if st.dead {
 		return syscall.EIO
+	}
+	if st.ro {
+		return syscall.EROFS
 	}
 	if err := st.commitLocked(); err != nil {
 		return fs.ToErrno(err)
@@ -419,6 +457,9 @@ func (f *file) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn
 	if f.st.dead {
 		return syscall.EIO
 	}
+	if f.st.ro {
+		return syscall.EROFS
+	}
 	if sz, ok := in.GetSize(); ok {
 		f.truncateLocked(int64(sz))
 	}
@@ -485,6 +526,9 @@ func (f *file) Write(ctx context.Context, fh fs.FileHandle, data []byte, off int
 	if f.st.dead {
 		return 0, syscall.EIO
 	}
+	if f.st.ro {
+		return 0, syscall.EROFS
+	}
 	if f.dirty == nil {
 		f.dirty = map[int64][]byte{}
 	}
@@ -533,6 +577,9 @@ func (f *file) Fsync(ctx context.Context, fh fs.FileHandle, flags uint32) syscal
 	defer f.st.mu.Unlock()
 	if f.st.dead {
 		return syscall.EIO
+	}
+	if f.st.ro {
+		return syscall.EROFS
 	}
 	if err := f.syncLocked(); err != nil {
 		return fs.ToErrno(err)

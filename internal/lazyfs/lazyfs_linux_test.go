@@ -443,3 +443,44 @@ func useBbolt(t *testing.T, path, phase string) {
 		t.Errorf("bbolt's check %s: %v", phase, err)
 	}
 }
+
+func TestReadOnlyRefusesChangesAndKeepsContents(t *testing.T) {
+	m := mountLazy(t)
+	writeFile(t, m, "a", []byte("before"), 0, true)
+	m.SetReadOnly(true)
+	f, err := os.OpenFile(m.path("a"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt([]byte("after!"), 0); !errors.Is(err, syscall.EROFS) {
+		t.Fatalf("write while read-only = %v; want EROFS", err)
+	}
+	if err := f.Sync(); !errors.Is(err, syscall.EROFS) {
+		t.Fatalf("fsync while read-only = %v; want EROFS", err)
+	}
+	for _, change := range []func() error{
+		func() error { return os.WriteFile(m.path("b"), nil, 0o600) },
+		func() error { return os.Rename(m.path("a"), m.path("c")) },
+		func() error { return os.Remove(m.path("a")) },
+		func() error { return f.Truncate(0) },
+	} {
+		if err := change(); !errors.Is(err, syscall.EROFS) {
+			t.Fatalf("change while read-only = %v; want EROFS", err)
+		}
+	}
+	if b, err := os.ReadFile(m.path("a")); err != nil || string(b) != "before" {
+		t.Fatalf("read while read-only = %q, %v", b, err)
+	}
+	m.SetReadOnly(false)
+	if _, err := f.WriteAt([]byte("after!"), 0); err != nil {
+		t.Fatalf("write once read-write again: %v", err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(m.Dir(), &st); err != nil || st.Blocks == 0 || st.Bavail == 0 {
+		t.Fatalf("statfs of the mount = %+v, %v; want the backing file system's sizes", st, err)
+	}
+}
