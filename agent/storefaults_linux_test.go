@@ -18,10 +18,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/creack/pty"
-
+	"github.com/posagent/posagent/alipay/alipaysim"
 	"github.com/posagent/posagent/alipay/alipaytest"
 	"github.com/posagent/posagent/device"
+	"github.com/posagent/posagent/internal/postest"
 	"github.com/posagent/posagent/queue"
 )
 
@@ -34,7 +34,7 @@ type faultRig struct {
 	bin, config string
 	db, dir     string
 	status      string // the status endpoint's base URL
-	srv         *alipaytest.Server
+	srv         *alipaysim.Server
 	reg         *testRegister
 	cmd         *exec.Cmd
 }
@@ -42,20 +42,15 @@ type faultRig struct {
 func newFaultRig(t *testing.T, db string) *faultRig {
 	t.Helper()
 	dir := t.TempDir()
-	h := &faultRig{t: t, bin: buildPosagent(t, dir), db: db, dir: dir}
-	h.srv = alipaytest.NewServer()
-	t.Cleanup(h.srv.Close)
+	h := &faultRig{t: t, bin: postest.BuildPosagent(t, dir), db: db, dir: dir}
+	h.srv = alipaytest.NewServer(t)
 	priv, pub, err := h.srv.WriteKeyFiles(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	master, slave, err := pty.Open()
-	if err != nil {
-		t.Skipf("no pseudo-terminals here: %v", err)
-	}
-	t.Cleanup(func() { slave.Close() })
+	line := postest.PTY(t)
 	port := filepath.Join(dir, "ttyREGISTER")
-	if err := os.Symlink(slave.Name(), port); err != nil {
+	if err := os.Symlink(line.Path, port); err != nil {
 		t.Fatal(err)
 	}
 	// A free loopback port for the status endpoint.
@@ -67,7 +62,7 @@ func newFaultRig(t *testing.T, db string) *faultRig {
 	ln.Close()
 	h.status = "http://" + addr
 	h.config = filepath.Join(dir, "posagent.toml")
-	writeAgentConfig(t, h.config, port, h.srv, priv, pub, fmt.Sprintf(`timeout = "10s"
+	postest.WriteConfig(t, h.config, port, h.srv, priv, pub, fmt.Sprintf(`timeout = "10s"
 [polling]
 interval = "1s"
 cancel_after = "10m"
@@ -80,7 +75,7 @@ file = ""
 [status]
 listen = %q
 `, db, addr))
-	h.reg = startRegister(t, pollable(t, master))
+	h.reg = startRegister(t, line.Master)
 	t.Cleanup(func() {
 		if t.Failed() {
 			if b, err := os.ReadFile(filepath.Join(dir, "stderr")); err == nil {
@@ -106,7 +101,7 @@ func (h *faultRig) start() {
 	stderr.Close()
 	cmd := h.cmd
 	h.t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	h.srv.Script("ready", alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Success()}})
+	h.srv.Script("ready", alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Success()}})
 	h.pay("ready", device.StateAccepted)
 	h.waitResult("ready", device.StateSuccess)
 }
@@ -141,7 +136,7 @@ func (h *faultRig) waitResult(req, status string) {
 // succeed makes Alipay answer SUCCESS for req from now on.
 func (h *faultRig) succeed(reqs ...string) {
 	for _, req := range reqs {
-		h.srv.Script(req, alipaytest.Script{Steps: []alipaytest.Step{alipaytest.Success()}})
+		h.srv.Script(req, alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Success()}})
 	}
 }
 
@@ -165,7 +160,7 @@ func (h *faultRig) get(path string) (int, string) {
 // and sends no event for it, so this asks again until a deadline.
 func (h *faultRig) waitFault(fault, says string) {
 	h.t.Helper()
-	deadline := time.Now().Add(guard)
+	deadline := time.Now().Add(postest.Guard)
 	for {
 		code, body := h.get("/healthz")
 		shown := code == http.StatusOK && fault == ""
@@ -226,7 +221,7 @@ func (h *faultRig) check(want map[string]queue.State, absent ...string) {
 // which the status endpoint shows.
 func (h *faultRig) waitDelivered(reqs ...string) {
 	h.t.Helper()
-	deadline := time.Now().Add(guard)
+	deadline := time.Now().Add(postest.Guard)
 	for _, req := range reqs {
 		for {
 			_, body := h.get("/api/payments/" + req)
@@ -349,7 +344,7 @@ func TestStoreFileRemovedOrReplacedUnderTheAgent(t *testing.T) {
 	// A SUCCESS on its way when the file is replaced cannot be stored, so
 	// no RESULT goes out for it until the store is back.
 	foreign := filepath.Join(dir, "foreign")
-	writeFile(t, foreign, "a file someone put there")
+	postest.WriteFile(t, foreign, "a file someone put there")
 	success := h.successOnItsWay("gone-2")
 	if err := os.Rename(foreign, db); err != nil {
 		t.Fatal(err)
@@ -392,11 +387,11 @@ func TestStoreFileRemovedOrReplacedUnderTheAgent(t *testing.T) {
 // successOnItsWay makes Alipay answer SUCCESS for req after a delay and
 // returns that call once it has arrived: the answer is then on its way.
 // The delay leaves the test ample time to break the store first.
-func (h *faultRig) successOnItsWay(req string) alipaytest.Call {
+func (h *faultRig) successOnItsWay(req string) alipaysim.Call {
 	h.t.Helper()
 	from := len(h.srv.Calls())
-	h.srv.Script(req, alipaytest.Script{Steps: []alipaytest.Step{alipaytest.SuccessAfter(2 * time.Second)}})
-	ctx, cancel := context.WithTimeout(context.Background(), guard)
+	h.srv.Script(req, alipaysim.Script{Steps: []alipaysim.Step{alipaysim.SuccessAfter(2 * time.Second)}})
+	ctx, cancel := context.WithTimeout(context.Background(), postest.Guard)
 	defer cancel()
 	for n := from + 1; ; n++ {
 		calls, err := h.srv.WaitCalls(ctx, n)
@@ -413,9 +408,9 @@ func (h *faultRig) successOnItsWay(req string) alipaytest.Call {
 // call ended after c arrived (c's payment is the only one being asked
 // about, one call at a time). The agent is another process and sends no
 // event for it, so this asks again until a deadline.
-func (h *faultRig) waitAnswered(c alipaytest.Call) {
+func (h *faultRig) waitAnswered(c alipaysim.Call) {
 	h.t.Helper()
-	deadline := time.Now().Add(guard)
+	deadline := time.Now().Add(postest.Guard)
 	for {
 		var st struct {
 			Alipay struct {
