@@ -121,6 +121,7 @@ func (a *Agent) handlePay(m pay, now time.Time) reply {
 		a.log.Warn().Err(err).Str("req", m.req).Msg("PAY rejected: the request id is known with other payment details")
 		return reply{req: m.req, state: device.StateRejected, code: device.CodeConflict, msg: "req: already used with another amt, cur or pid"}
 	case err != nil:
+		a.countStoreError()
 		a.log.Error().Err(err).Str("req", m.req).Msg("PAY rejected: it could not be stored; the register may send it again")
 		return reply{req: m.req, state: device.StateRejected, code: device.CodeStorageError, msg: "payment could not be stored; try again"}
 	}
