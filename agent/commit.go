@@ -74,6 +74,7 @@ func (a *Agent) commit(p *queue.Payment, o outcome, st queue.Step, now time.Time
 // before any new call.
 func (a *Agent) storeFailed(req string, o *outcome, what string, err error, now time.Time) {
 	a.storeFails[req]++
+	a.countStoreError()
 	n := a.storeFails[req]
 	wait := backoff(storeRetryFirst, storeRetryMax, n, a.rand)
 	if o != nil {
@@ -91,5 +92,13 @@ func (a *Agent) storeFailed(req string, o *outcome, what string, err error, now 
 // schedule; the payment stays as it was stored.
 func (a *Agent) storeError(req, what string, err error) {
 	a.storeTrouble(err)
+	a.countStoreError()
 	a.log.Error().Err(err).Str("req", req).Msgf("cannot %s in the store; will try again", what)
+}
+
+// countStoreError counts a failed read or commit of the store for the
+// status page and /metrics (posagent_store_errors_total); every place that
+// logs one calls it.
+func (a *Agent) countStoreError() {
+	a.setState(func(s *Snapshot) { s.StoreErrors++ })
 }

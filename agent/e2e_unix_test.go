@@ -165,6 +165,9 @@ func TestPayRejectedWhenStoreFails(t *testing.T) {
 	if st.State != "REJECTED" || st.Code != "STORAGE_ERROR" {
 		t.Errorf("PAY answered %+v, want REJECTED STORAGE_ERROR", st)
 	}
+	if n := r.agent.Snapshot().StoreErrors; n == 0 {
+		t.Error("no store error counted")
+	}
 }
 
 // offsetClock is a wall clock that a test can move forward.

@@ -120,6 +120,7 @@ func (a *Agent) prune(now time.Time) {
 	a.lastPrune = now
 	n, err := a.store.Prune(now, a.opts.Retention)
 	if err != nil {
+		a.countStoreError()
 		a.log.Error().Err(err).Msg("cannot prune delivered payments; they stay stored")
 		return
 	}

@@ -95,7 +95,7 @@ func (a *Agent) watch(o outcome) {
 					Msg("the terminal's clock is off from Alipay's; set it right (NTP), or Alipay may refuse calls as INVALID_SIGNATURE")
 			}
 		}
-		a.setState(func(s *Snapshot) { s.ClockOffset = shown })
+		a.setState(func(s *Snapshot) { s.ClockOffset, s.MeasuredClockOffset = shown, offset })
 	}
 }
 

@@ -23,6 +23,7 @@ func (a *Agent) sendResult(p *queue.Payment, now time.Time) {
 func (a *Agent) resendAll(now time.Time) {
 	ps, err := a.store.Outbox()
 	if err != nil {
+		a.countStoreError()
 		a.log.Error().Err(err).Msg("cannot read the outbox; results are sent again at the next HELLO or in 30 s")
 		return
 	}
@@ -55,6 +56,7 @@ func (a *Agent) resendDue(now time.Time) time.Duration {
 				delete(a.resend, req)
 				continue
 			case err != nil:
+				a.countStoreError()
 				a.log.Error().Err(err).Str("req", req).Msg("cannot read an unconfirmed result to send it again; trying again shortly")
 				at = mono + storeRetryFirst
 			case !p.State.Final() || p.Delivered():

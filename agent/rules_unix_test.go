@@ -291,6 +291,10 @@ func TestClockOffsetFromAlipayIsShown(t *testing.T) {
 			if d := s.ClockOffset - tt.want; d > 2*time.Second || d < -2*time.Second {
 				t.Errorf("clock offset %v, want about %v", s.ClockOffset, tt.want)
 			}
+			// /metrics shows the offset however small it is.
+			if d := s.MeasuredClockOffset + tt.skew; d > 2*time.Second || d < -2*time.Second {
+				t.Errorf("measured clock offset %v, want about %v", s.MeasuredClockOffset, -tt.skew)
+			}
 		})
 	}
 }

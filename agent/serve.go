@@ -95,6 +95,7 @@ func Serve(ctx context.Context, cfg *config.Config, log zerolog.Logger, version 
 			Payments: store,
 			Calls:    calls,
 			Token:    token,
+			Identity: status.Identity{Store: cfg.Status.Store, Lane: cfg.Status.Lane},
 
 			Reconciliations: store,
 			WriteToken:      reconcileToken(cfg, token, log),

@@ -27,6 +27,9 @@ type Snapshot struct {
 	// Response-Time of the last verified answer), when that is more than 2
 	// minutes either way; zero otherwise.
 	ClockOffset time.Duration
+	// MeasuredClockOffset is that offset as last measured, however small;
+	// zero before the first verified answer with a Response-Time.
+	MeasuredClockOffset time.Duration
 
 	// StoreFault names what stops the payment store from taking new
 	// payments (disk_full, read_only, file_removed, file_replaced,
@@ -40,6 +43,9 @@ type Snapshot struct {
 	Delivered uint64 // results confirmed by the register since start
 	Calls     uint64 // Alipay calls made since start
 	FollowUps uint64 // payments flagged for manual follow-up since start
+	// StoreErrors counts the reads and commits of the store that failed
+	// since start.
+	StoreErrors uint64
 }
 
 // Snapshot returns the agent's state now. It is safe to call from any

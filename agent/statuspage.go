@@ -21,6 +21,9 @@ func (a *Agent) statusSnapshot(info pageInfo) status.Snapshot {
 		Version: info.version,
 		Started: s.Started,
 		Taken:   a.now(),
+
+		Accepted: s.Accepted,
+		Finished: s.Finished,
 		Link: status.Link{
 			Port:   info.port,
 			Device: s.LinkDevice,
@@ -47,6 +50,8 @@ func (a *Agent) statusSnapshot(info pageInfo) status.Snapshot {
 	// call's: it also holds the problems a run of answers shows.
 	snap.Alipay.OperatorProblem = s.OperatorProblem
 	snap.Alipay.ClockOffsetSeconds = s.ClockOffset.Seconds()
+	snap.Alipay.MeasuredClockOffsetSeconds = s.MeasuredClockOffset.Seconds()
+	snap.Store.Errors = s.StoreErrors
 	if info.links != nil {
 		info.links.Fill(&snap.Link)
 	}

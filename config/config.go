@@ -88,6 +88,12 @@ type StatusSection struct {
 	// TokenFile holds the bearer token a listen address that is not
 	// loopback demands of every request but /healthz.
 	TokenFile string `toml:"token_file"`
+	// Store and Lane name the store and the checkout lane the terminal
+	// serves, as head office names them; /metrics carries them in
+	// posagent_info so that a fleet's dashboards and alerts can tell
+	// terminals apart. Empty when not set.
+	Store string `toml:"store"`
+	Lane  string `toml:"lane"`
 }
 
 // Defaults for every key that has one. Paths that depend on the platform come

@@ -95,8 +95,9 @@ func TestLoadReadsEveryKey(t *testing.T) {
 			Path:      filepath.Join(dir, "data", "posagent.db"),
 			Retention: 2160 * time.Hour,
 		},
-		Log:    LogSection{Level: "debug", File: filepath.Join(dir, "posagent.log")},
-		Status: StatusSection{Listen: "0.0.0.0:9000", AllowRemote: true, TokenFile: filepath.Join(dir, "keys", "status.token")},
+		Log: LogSection{Level: "debug", File: filepath.Join(dir, "posagent.log")},
+		Status: StatusSection{Listen: "0.0.0.0:9000", AllowRemote: true, TokenFile: filepath.Join(dir, "keys", "status.token"),
+			Store: "Shanghai Nanjing Rd 0042", Lane: "3"},
 	}
 	got.lines = nil // checked by the tests of problems after loading
 	if !reflect.DeepEqual(got, want) {
@@ -191,6 +192,8 @@ func TestLoadReportsEveryBadValue(t *testing.T) {
 		{29, "log.file", "false is not a string"},
 		{32, "status.listen", `"0.0.0.0:8765" is not a loopback address`},
 		{33, "status.allow_remote", `"no" is not true or false`},
+		{34, "status.store", `"Nanjing\tRd" contains characters that do not show`},
+		{35, "status.lane", `" 3" starts or ends with a space`},
 	})
 }
 
@@ -344,6 +347,12 @@ func TestParseRefusesBadValue(t *testing.T) {
 		{"status.listen", `"pos1.local:8765"`, "not a loopback address"},
 		{"status.allow_remote", `1`, "not true or false"},
 		{"status.token_file", `1`, "not a string"},
+		{"status.store", `42`, "42 is not a string; write it in quotes"},
+		{"status.store", `"` + strings.Repeat("x", 65) + `"`, "is too long; use at most 64 characters"},
+		{"status.store", `"Nanjing Rd\u00a0042"`, "contains characters that do not show"},
+		{"status.store", `"0042 "`, "starts or ends with a space"},
+		{"status.lane", `"3\n"`, "contains characters that do not show"},
+		{"status.lane", `"\u200b3"`, "contains characters that do not show"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key+"="+tt.value, func(t *testing.T) {
@@ -388,6 +397,10 @@ func TestParseAcceptsEdgeValues(t *testing.T) {
 		{"status.listen", `"[::1]:8765"`, nil},
 		{"status.listen", `"localhost:8765"`, nil},
 		{"status.listen", `"127.0.0.2:1"`, nil},
+		{"status.store", `""`, func(c *Config) bool { return c.Status.Store == "" }},
+		{"status.store", `"` + strings.Repeat("店", 64) + `"`, func(c *Config) bool { return c.Status.Store == strings.Repeat("店", 64) }},
+		{"status.store", `"Nanjing Rd #0042 (Shanghai)"`, func(c *Config) bool { return c.Status.Store == "Nanjing Rd #0042 (Shanghai)" }},
+		{"status.lane", `"Express 1"`, func(c *Config) bool { return c.Status.Lane == "Express 1" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key+"="+tt.value, func(t *testing.T) {

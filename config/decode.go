@@ -60,6 +60,8 @@ func configKeys() []configKey {
 		{"status", "listen", func(c *Config) any { return &c.Status.Listen }, `"127.0.0.1:8765"`},
 		{"status", "allow_remote", func(c *Config) any { return &c.Status.AllowRemote }, `false`},
 		{"status", "token_file", func(c *Config) any { return &c.Status.TokenFile }, `"status.token"`},
+		{"status", "store", func(c *Config) any { return &c.Status.Store }, `"Shanghai Nanjing Rd 0042"`},
+		{"status", "lane", func(c *Config) any { return &c.Status.Lane }, `"3"`},
 	}
 }
 

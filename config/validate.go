@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/posagent/posagent/device"
 )
@@ -208,6 +209,8 @@ func (d *decoder) validateLog() {
 
 func (d *decoder) validateStatus() {
 	s := d.cfg.Status
+	d.checkLabel("status.store", s.Store)
+	d.checkLabel("status.lane", s.Lane)
 	if s.Listen == "" || d.failed("status.listen") {
 		return
 	}
@@ -222,6 +225,27 @@ func (d *decoder) validateStatus() {
 		d.problem("status.listen", `%q is not a loopback address; the status endpoint shows payment details, so listen on 127.0.0.1, or set status.allow_remote = true to expose it on purpose`, s.Listen)
 	case s.TokenFile == "" && !d.failed("status.token_file"):
 		d.required("status.token_file", fmt.Sprintf(`status.listen %q can be reached from other hosts, which must give the token of this file; set it, like token_file = "status.token"`, s.Listen))
+	}
+}
+
+// maxLabel is the most characters status.store and status.lane may have:
+// enough for any store's name or number, short enough for a dashboard's
+// legend.
+const maxLabel = 64
+
+// checkLabel records a problem when value, given at key to name the
+// terminal in head office's monitoring, is too long, has characters that
+// cannot be shown (control characters, blanks other than the space), or
+// starts or ends with a blank, which would make two spellings of one name.
+func (d *decoder) checkLabel(key, value string) {
+	switch {
+	case d.failed(key) || value == "":
+	case utf8.RuneCountInString(value) > maxLabel:
+		d.problem(key, "%q is too long; use at most %d characters", value, maxLabel)
+	case strings.IndexFunc(value, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0:
+		d.problem(key, "%q contains characters that do not show (control characters, tabs, or blanks other than the space); use letters, digits, spaces and punctuation only", value)
+	case strings.TrimSpace(value) != value:
+		d.problem(key, "%q starts or ends with a space; remove it, so that head office sees one name for the terminal", value)
 	}
 }
 

@@ -1,6 +1,8 @@
 package status
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -31,9 +33,20 @@ type stateCollector struct {
 	reconciledTo  *prometheus.Desc
 	findings      *prometheus.Desc
 	discrepancies *prometheus.Desc
+
+	// What a fleet's alerts need beyond the above (docs/monitoring.md).
+	identity    Identity
+	info        *prometheus.Desc
+	overdue     *prometheus.Desc
+	overdueAge  *prometheus.Desc
+	undelivered *prometheus.Desc
+	storeErrors *prometheus.Desc
+	clockOffset *prometheus.Desc
+	accepted    *prometheus.Desc
+	finished    *prometheus.Desc
 }
 
-func newStateCollector(snapshot func() Snapshot) *stateCollector {
+func newStateCollector(snapshot func() Snapshot, id Identity) *stateCollector {
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc(name, help, labels, nil)
 	}
@@ -61,6 +74,16 @@ func newStateCollector(snapshot func() Snapshot) *stateCollector {
 		reconciledTo:  d("posagent_reconcile_period_end_timestamp_seconds", "The end of the period the last reconciled reports cover, in seconds since the Unix epoch."),
 		findings:      d("posagent_reconcile_findings", "Findings of the last reconciliation, by kind (see docs/reconcile.md).", "kind"),
 		discrepancies: d("posagent_reconcile_discrepancies", "Findings of the last reconciliation that need a person."),
+
+		identity:    id,
+		info:        d("posagent_info", "Always 1; the labels are the store and lane the terminal serves, as set in [status] store and lane, for joining with the other series on instance.", "store", "lane"),
+		overdue:     d("posagent_payments_overdue", "Payments not final yet whose deadline has passed."),
+		overdueAge:  d("posagent_oldest_overdue_seconds", "How long ago the earliest deadline of a payment not final yet passed; 0 when none is overdue."),
+		undelivered: d("posagent_oldest_undelivered_age_seconds", "How long the oldest final result has waited for the register's DONE; 0 when none waits."),
+		storeErrors: d("posagent_store_errors_total", "Reads and commits of the payment store that failed since the agent started."),
+		accepted:    d("posagent_payments_accepted_total", "Payments accepted from the register since the agent started (a repeated PAY counts once)."),
+		finished:    d("posagent_payments_finished_total", "Payments made final (SUCCESS, FAIL or CANCELLED) since the agent started."),
+		clockOffset: d("posagent_clock_offset_seconds", "How far the terminal's clock is ahead of Alipay's (negative: behind), from the last verified answer; 0 before the first."),
 	}
 }
 
@@ -70,6 +93,7 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 		c.payments, c.followUp, c.outbox, c.oldest, c.storeOpen, c.fault, c.free, c.salvages, c.lost, c.linkUp, c.frames,
 		c.naks, c.resends, c.reachable, c.operator, c.startTime, c.buildInfo,
 		c.reconciledAt, c.reconciledTo, c.findings, c.discrepancies,
+		c.info, c.overdue, c.overdueAge, c.undelivered, c.storeErrors, c.clockOffset, c.accepted, c.finished,
 	} {
 		ch <- d
 	}
@@ -132,6 +156,24 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		gauge(c.discrepancies, float64(r.Discrepancies))
 	}
+
+	gauge(c.info, 1, c.identity.Store, c.identity.Lane)
+	gauge(c.overdue, float64(s.Store.Overdue))
+	gauge(c.overdueAge, since(s.Taken, s.Store.OverdueSince))
+	gauge(c.undelivered, since(s.Taken, s.Store.OldestUndelivered))
+	counter(c.storeErrors, s.Store.Errors)
+	gauge(c.clockOffset, s.Alipay.MeasuredClockOffsetSeconds)
+	counter(c.accepted, s.Accepted)
+	counter(c.finished, s.Finished)
+}
+
+// since is how many seconds before now t was; 0 for a zero t or one not
+// before now.
+func since(now, t time.Time) float64 {
+	if t.IsZero() {
+		return 0
+	}
+	return max(now.Sub(t).Seconds(), 0)
 }
 
 func boolValue(b bool) float64 {

@@ -47,6 +47,9 @@ type Options struct {
 	// whatever the listener, since it writes to the store; empty, that
 	// endpoint refuses every request.
 	WriteToken string
+	// Identity names the terminal in head office's monitoring; /metrics
+	// carries it in posagent_info.
+	Identity Identity
 	// Token, when not empty, is demanded as "Authorization: Bearer Token"
 	// of every request but /healthz; others are answered 401. A listener
 	// that other hosts can reach (NeedsToken) must be served with one: the
@@ -90,7 +93,7 @@ func NewServer(opts Options) *Server {
 	}
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(newStateCollector(s.snapshot))
+	reg.MustRegister(newStateCollector(s.snapshot, opts.Identity))
 	if opts.Calls != nil {
 		reg.MustRegister(opts.Calls)
 	}
@@ -115,7 +118,7 @@ func NewServer(opts Options) *Server {
 // snapshot is the Source's snapshot with the store's counts filled in.
 func (s *Server) snapshot() Snapshot {
 	snap := s.source.Snapshot()
-	fillStore(&snap.Store, s.store)
+	fillStore(&snap.Store, s.store, snap.Taken)
 	fillReconciliation(&snap, s.recs)
 	return snap
 }

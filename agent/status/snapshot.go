@@ -10,6 +10,11 @@ type Snapshot struct {
 	Started time.Time `json:"started"` // when the agent started
 	Taken   time.Time `json:"taken"`   // when this snapshot was made
 
+	// Payments accepted from the register and made final since the agent
+	// started; the agent fills them.
+	Accepted uint64 `json:"accepted"`
+	Finished uint64 `json:"finished"`
+
 	Link   Link   `json:"link"`
 	Alipay Alipay `json:"alipay"`
 	Store  Store  `json:"store"`
@@ -64,6 +69,9 @@ type Alipay struct {
 	// Alipay's (negative: behind), shown only when it is more than 2
 	// minutes either way; zero otherwise.
 	ClockOffsetSeconds float64 `json:"clock_offset_seconds,omitempty"`
+	// MeasuredClockOffsetSeconds is that offset as last measured, however
+	// small, for /metrics; zero before the first verified answer.
+	MeasuredClockOffsetSeconds float64 `json:"measured_clock_offset_seconds"`
 
 	// Errors are the last few failed calls, newest first.
 	Errors []CallError `json:"errors"`
@@ -103,6 +111,17 @@ type Store struct {
 	// OldestPending is when the oldest payment that is not final yet was
 	// accepted; zero when there is none.
 	OldestPending time.Time `json:"oldest_pending"`
+	// Overdue counts the payments not final yet whose deadline has passed,
+	// and OverdueSince is the earliest of those deadlines; zero when there
+	// is none.
+	Overdue      int       `json:"overdue"`
+	OverdueSince time.Time `json:"overdue_since,omitzero"`
+	// OldestUndelivered is when the oldest result still waiting for the
+	// register's DONE was made final; zero when there is none.
+	OldestUndelivered time.Time `json:"oldest_undelivered,omitzero"`
+	// Errors counts the reads and commits of the store that failed since
+	// the agent started; the agent fills it.
+	Errors uint64 `json:"errors"`
 
 	// Salvages are the salvages of a damaged store file that still need a
 	// person: each stays until its damaged file is moved away.

@@ -2,6 +2,7 @@ package status
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/posagent/posagent/queue"
 )
@@ -16,9 +17,10 @@ type Payments interface {
 	Stats() (queue.Stats, error)
 }
 
-// fillStore completes st with the counts read from store. A store that
-// cannot be read leaves the counts at zero and says why in st.Error.
-func fillStore(st *Store, store Payments) {
+// fillStore completes st with the counts read from store, judging deadlines
+// at now. A store that cannot be read leaves the counts at zero and says
+// why in st.Error.
+func fillStore(st *Store, store Payments, now time.Time) {
 	if !st.Open {
 		return
 	}
@@ -40,6 +42,25 @@ func fillStore(st *Store, store Payments) {
 	for _, p := range unfinished {
 		if st.OldestPending.IsZero() || p.AcceptedAt.Before(st.OldestPending) {
 			st.OldestPending = p.AcceptedAt
+		}
+		if p.Deadline.Before(now) {
+			st.Overdue++
+			if st.OverdueSince.IsZero() || p.Deadline.Before(st.OverdueSince) {
+				st.OverdueSince = p.Deadline
+			}
+		}
+	}
+	if st.Undelivered == 0 {
+		return
+	}
+	outbox, err := store.Outbox()
+	if err != nil {
+		st.Error = fmt.Sprintf("cannot read the store: %v", err)
+		return
+	}
+	for _, p := range outbox {
+		if st.OldestUndelivered.IsZero() || p.FinishedAt.Before(st.OldestUndelivered) {
+			st.OldestUndelivered = p.FinishedAt
 		}
 	}
 }

@@ -55,8 +55,8 @@ func TestConfigCheckReportsOneLinePerProblem(t *testing.T) {
 	bad := filepath.Join("..", "..", "config", "testdata", "bad.toml")
 	r := runArgs(t, "config", "check", "-config", bad)
 	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
-	if len(lines) != 21 {
-		t.Errorf("%d lines, want one for each of the 21 problems:\n%s", len(lines), r.stderr)
+	if len(lines) != 23 {
+		t.Errorf("%d lines, want one for each of the 23 problems:\n%s", len(lines), r.stderr)
 	}
 	for _, l := range lines {
 		if !strings.HasPrefix(l, bad+":") {
