@@ -164,6 +164,10 @@ func TestAPIStatusCountsTheStore(t *testing.T) {
 		t.Errorf("oldest pending = %v, want %v", got.Store.OldestPending, want.OldestPending)
 	}
 	got.Store.OldestPending = want.OldestPending
+	if wantUndelivered := t0.Add(-10 * time.Minute); !got.Store.OldestUndelivered.Equal(wantUndelivered) {
+		t.Errorf("oldest undelivered = %v, want %v", got.Store.OldestUndelivered, wantUndelivered)
+	}
+	got.Store.OldestUndelivered = time.Time{}
 	if !reflect.DeepEqual(got.Store, want) {
 		t.Errorf("store = %+v, want %+v", got.Store, want)
 	}
