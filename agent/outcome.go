@@ -139,10 +139,13 @@ func (a *Agent) inquired(p *queue.Payment, o outcome, st *queue.Step, now time.T
 		a.knownAnswer(t)
 	}
 	// What salvage brought back has been looked at once a verified answer
-	// said where the payment is (its status, or that Alipay has no record
-	// of it); a refusal that says nothing of it (PROCESS_FAIL) is not
-	// enough: the copy may be older than a SUCCESS already reported.
-	st.Checked = class == alipay.Final || class == alipay.NotFinal || class == alipay.Rejected && code == codeNotExist
+	// gave the payment's status. A refusal is not enough, ORDER_NOT_EXIST
+	// included: the copy may be older than a SUCCESS already reported, and
+	// Alipay knowing no such payment may mean the agent asks with another
+	// merchant's credentials; a cancel would then refund the customer once
+	// they are fixed. Such a payment is asked about until Alipay gives its
+	// status; it is flagged for a person already.
+	st.Checked = class == alipay.Final || class == alipay.NotFinal
 	if r != nil && o.err == nil {
 		if at, err := time.Parse(time.RFC3339, r.PaymentCreateTime); err == nil {
 			t.CreatedAt = at.UTC()
