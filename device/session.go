@@ -377,6 +377,15 @@ func (s *session) onData(f Frame) {
 		}
 		s.seenBoots[s.peer.Boot] = true
 		l.emit(HelloDone{Peer: s.peer})
+		// A HELLO from a new boot is sent right after the peer opened its
+		// port, so a HELLO of ours that already left and is still waiting
+		// for its ACK most likely went nowhere: it is sent again at once,
+		// as the answer, instead of holding the answer and every queued
+		// message behind it until T2.
+		if in := s.inflight; in != nil && in.msg.typ == TypeHello && s.t2.gen != 0 && in.sent < MaxTransmissions {
+			s.transmit()
+			return
+		}
 		// Answer ahead of queued messages, behind the outstanding frame.
 		l.queue = append([]outMsg{l.helloMsg(false)}, l.queue...)
 		s.pump()
