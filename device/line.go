@@ -13,10 +13,10 @@ import (
 )
 
 // Conn is a byte connection the link runs over: a serial port, a
-// pseudo-terminal or an in-memory pipe. A Read that returns (0, nil) means
-// nothing arrived yet (a serial read timeout); any Read error means the
-// connection is gone. Drain waits until written bytes have left. Close
-// unblocks a pending Read.
+// pseudo-terminal or an in-memory pipe. Read waits until bytes arrive, so
+// that an idle line sleeps; a Read that returns (0, nil) means nothing
+// arrived yet, and any Read error means the connection is gone. Drain waits
+// until written bytes have left. Close unblocks a pending Read.
 type Conn interface {
 	Read(p []byte) (int, error)
 	Write(p []byte) (int, error)

@@ -147,8 +147,9 @@ func (s *session) readLoop() {
 			}
 			return
 		}
-		// (0, nil) is a serial read timeout: nothing arrived yet. The port
-		// blocks for its read timeout each time, so this never spins.
+		// (0, nil): nothing arrived. A serial port never returns it, since
+		// its Read waits without a timeout (OpenPort); a Conn that does
+		// must block for a while first, or this loop spins.
 		select {
 		case <-s.stop:
 			return
@@ -305,6 +306,10 @@ func (s *session) onTimer(tf timerFire) {
 		if s.inflight == nil && len(s.l.queue) == 0 {
 			s.l.queue = append(s.l.queue, outMsg{typ: TypePing})
 			s.pump()
+			// The silence is timed again from the PING's ACK (onFrame);
+			// a PING that gets none takes the link down.
+			s.idle = timerSlot{}
+			return
 		}
 		s.idle = s.l.arm(IdleTimeout, timerIdle)
 	}
@@ -344,6 +349,12 @@ func (s *session) onFrame(f Frame, err error) {
 		done := s.inflight
 		s.inflight = nil
 		s.t2.stop()
+		if done.msg.typ == TypePing {
+			// The silence is timed from here, not from when the PING went
+			// out, which would wake the line just before the next PING is
+			// due only to set the timer again.
+			s.idle = s.l.arm(IdleTimeout, timerIdle)
+		}
 		if done.msg.postOpen {
 			s.l.emit(HelloDone{Peer: s.peer})
 		}
