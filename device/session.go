@@ -259,6 +259,10 @@ func (s *session) onWritten(r writeReport) {
 	}
 	if s.inflight != nil && r.id == s.inflight.id {
 		s.t2 = s.l.arm(T2, timerT2)
+		if sent := s.inflight.msg.sent; sent != nil {
+			s.inflight.msg.sent = nil // once, at the first transmission
+			sent()
+		}
 	}
 }
 
