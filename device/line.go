@@ -182,7 +182,8 @@ func (l *Line) Send(ctx context.Context, m Message) error {
 // Post queues m like Send but never waits, for a caller that must not
 // block, such as an event loop: the line's own goroutine takes it at its
 // next turn. When sent is not nil, it is called once m's frame has first
-// left the port (written and drained), on the line's goroutine, so it must
+// left the port (written and drained, or acknowledged by the peer before
+// the drain was reported), on the line's goroutine, so it must
 // return at once; it is not called for a message that never leaves, which
 // is dropped as Send's are. Post fails at once when m cannot be encoded and
 // with ErrClosed when Run has returned.

@@ -780,3 +780,52 @@ func TestLineLogsEveryFrameInHexAtDebugLevel(t *testing.T) {
 		}
 	}
 }
+
+// drainGate is a Conn whose Drain waits until the test lets it, or the
+// connection closes, like a slow UART still sending.
+type drainGate struct {
+	*devicetest.Port
+	gate   chan struct{}
+	closed chan struct{}
+}
+
+func (d drainGate) Drain() error {
+	select {
+	case <-d.gate:
+	case <-d.closed:
+	}
+	return nil
+}
+
+func (d drainGate) Close() error {
+	close(d.closed)
+	return d.Port.Close()
+}
+
+func TestLinePostCallsSentWhenTheAckOvertakesTheDrain(t *testing.T) {
+	ready := make(chan *harness, 1)
+	gate := make(chan struct{})
+	h := newHarness(t, WithOpener(func(ctx context.Context) (Conn, error) {
+		var h *harness
+		select {
+		case h = <-ready:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return drainGate{Port: <-h.conns, gate: gate, closed: make(chan struct{})}, nil
+	}))
+	ready <- h
+	h.open() // the HELLO's ACK comes while its drain is still pending
+	gate <- struct{}{}
+	sent := make(chan struct{}, 1)
+	if err := h.line.Post(Status{Req: "p1", State: StateAccepted}, func() { sent <- struct{}{} }); err != nil {
+		t.Fatal(err)
+	}
+	st := h.expect(TypeStatus)
+	h.send(AckFrame(st.Seq)) // before the writer reports the drain
+	select {
+	case <-sent:
+	case <-h.ctx.Done():
+		t.Fatal("sent was not called when the ACK came before the drain report")
+	}
+}

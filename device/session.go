@@ -62,6 +62,15 @@ type inflight struct {
 	id    uint64 // id of the latest transmission
 }
 
+// left reports, once, that the frame has left the port: its first
+// transmission drained, or its ACK came first.
+func (in *inflight) left() {
+	if sent := in.msg.sent; sent != nil {
+		in.msg.sent = nil
+		sent()
+	}
+}
+
 func (l *Line) startSession(conn Conn) *session {
 	s := &session{
 		l:         l,
@@ -259,10 +268,7 @@ func (s *session) onWritten(r writeReport) {
 	}
 	if s.inflight != nil && r.id == s.inflight.id {
 		s.t2 = s.l.arm(T2, timerT2)
-		if sent := s.inflight.msg.sent; sent != nil {
-			s.inflight.msg.sent = nil // once, at the first transmission
-			sent()
-		}
+		s.inflight.left()
 	}
 }
 
@@ -353,6 +359,8 @@ func (s *session) onFrame(f Frame, err error) {
 		done := s.inflight
 		s.inflight = nil
 		s.t2.stop()
+		// The ACK may overtake the writer's report that the frame drained.
+		done.left()
 		if done.msg.typ == TypePing {
 			// The silence is timed from here, not from when the PING went
 			// out, which would wake the line just before the next PING is
