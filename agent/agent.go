@@ -13,7 +13,6 @@ import (
 	"github.com/posagent/posagent/agent/status"
 	"github.com/posagent/posagent/alipay"
 	"github.com/posagent/posagent/config"
-	"github.com/posagent/posagent/device"
 	"github.com/posagent/posagent/queue"
 )
 
@@ -98,15 +97,16 @@ type Agent struct {
 	storeFails   map[string]int           // consecutive store failures per payment
 	absentAt     map[string]time.Duration // when each payment's last ORDER_NOT_EXIST answer came (monotonic)
 	resend       map[string]time.Duration // outbox: when each RESULT is due to be sent again (monotonic)
+	held         map[string]time.Duration // new payments whose first call waits for their STATUS, at most until then (monotonic)
 	linkUp       bool
 	lastOperator time.Time // when the last operator-needed error was logged
 	lastPrune    time.Time
 	watcher      watcher // operator problems and the clock offset
 	health       storeHealth
 
-	jobs     chan job
-	outcomes chan outcome
-	out      chan device.Message
+	jobs      chan job
+	outcomes  chan outcome
+	statusOut chan string // new payments whose STATUS ACCEPTED has left the port
 
 	mu      sync.Mutex // guards state and changed
 	state   Snapshot
@@ -167,9 +167,10 @@ func New(store *queue.Store, ap Alipay, reg Link, opts Options) *Agent {
 		unsaved:    map[string]outcome{},
 		storeFails: map[string]int{},
 		resend:     map[string]time.Duration{},
+		held:       map[string]time.Duration{},
 		jobs:       make(chan job, workers),
 		outcomes:   make(chan outcome, workers),
-		out:        make(chan device.Message, 256),
+		statusOut:  make(chan string, 256),
 	}
 }
 
@@ -191,7 +192,6 @@ func (a *Agent) Run(ctx context.Context) error {
 	for range a.workers {
 		wg.Go(func() { a.work(ctx) })
 	}
-	wg.Go(func() { a.send(ctx) })
 	linkErr := make(chan error, 1)
 	wg.Go(func() { linkErr <- a.register.Run(ctx) })
 

@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"time"
 
 	"github.com/posagent/posagent/device"
 )
@@ -14,8 +13,10 @@ type Link interface {
 	// Events delivers what the register sent, already acknowledged, and the
 	// link's changes of state.
 	Events() <-chan device.Event
-	// Send queues an application message for the register.
-	Send(ctx context.Context, m device.Message) error
+	// Post queues an application message for the register without
+	// waiting, and calls sent, when not nil, once the message has left the
+	// port; a message that never leaves is dropped without the call.
+	Post(m device.Message, sent func()) error
 }
 
 // fromDevice turns one of the link's events into the request the agent acts
@@ -65,22 +66,4 @@ func fromDevice(ev device.Event) request {
 		return request{kind: reqOpenFailed, err: why}
 	}
 	return request{kind: reqIgnore}
-}
-
-// send hands queued messages to the link one by one until ctx ends. A
-// message the link cannot take (it is down) is dropped: the register asks
-// again for a STATUS, and RESULTs are resent from the outbox.
-func (a *Agent) send(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case m := <-a.out:
-			sendCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			if err := a.register.Send(sendCtx, m); err != nil && ctx.Err() == nil {
-				a.log.Debug().Err(err).Str("type", string(m.Type())).Msg("message not sent")
-			}
-			cancel()
-		}
-	}
 }

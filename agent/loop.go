@@ -41,6 +41,8 @@ func (a *Agent) loop(ctx context.Context, linkErr <-chan error) error {
 			a.handle(fromDevice(ev))
 		case o := <-a.outcomes:
 			a.apply(o)
+		case req := <-a.statusOut:
+			a.statusSent(req)
 		case <-timer.C:
 		}
 		wake := a.tick(a.now())

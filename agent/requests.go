@@ -43,20 +43,21 @@ func (a *Agent) handle(r request) {
 	now := a.now()
 	switch r.kind {
 	case reqPay:
-		a.enqueue(statusMessage(a.handlePay(r.pay, now)))
+		rep := a.handlePay(r.pay, now)
+		a.enqueue(statusMessage(rep), a.onStatusSent(rep.req))
 	case reqInvalidPay:
 		a.log.Warn().Str("req", cut(r.req, maxEchoedReqLen)).Str("problem", r.invalid).Msg("PAY rejected: invalid field")
-		a.enqueue(statusMessage(reply{req: r.req, state: device.StateRejected, code: device.CodeInvalidField, msg: r.invalid}))
+		a.enqueue(statusMessage(reply{req: r.req, state: device.StateRejected, code: device.CodeInvalidField, msg: r.invalid}), nil)
 	case reqCancel:
 		if s, ok := a.handleCancel(r.req, now); ok {
-			a.enqueue(statusMessage(s))
+			a.enqueue(statusMessage(s), nil)
 		}
 	case reqQuery:
 		if s, ok := a.handleQuery(r.req); ok {
-			a.enqueue(statusMessage(s))
+			a.enqueue(statusMessage(s), nil)
 		}
 	case reqUnknownReq:
-		a.enqueue(statusMessage(reply{req: r.req, state: device.StateUnknown}))
+		a.enqueue(statusMessage(reply{req: r.req, state: device.StateUnknown}), nil)
 	case reqOpenFailed:
 		// The line logs the failure itself; the status page shows it.
 		a.setState(func(s *Snapshot) { s.LinkError = r.err })
@@ -137,6 +138,7 @@ func (a *Agent) handlePay(m pay, now time.Time) reply {
 	}
 	if created {
 		a.schedule(p.RequestID, p.NextAt, now)
+		a.holdFirstCall(p.RequestID)
 		a.log.Info().Str("req", p.RequestID).Str("pid", p.PaymentID).Int64("amt", p.Amount).Str("cur", p.Currency).
 			Str("lane", p.Lane).Time("deadline", p.Deadline).Msg("payment accepted")
 		if shortened {

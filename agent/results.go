@@ -15,7 +15,7 @@ func (a *Agent) sendResult(p *queue.Payment, now time.Time) {
 	if !a.linkUp {
 		return // sent when the next HELLO exchange completes
 	}
-	a.enqueue(resultMessage(p))
+	a.enqueue(resultMessage(p), nil)
 }
 
 // resendAll sends every RESULT the register has not confirmed; it runs each
@@ -30,7 +30,7 @@ func (a *Agent) resendAll(now time.Time) {
 	next := a.mono() + a.opts.ResendAfter
 	for i := range ps {
 		a.resend[ps[i].RequestID] = next
-		a.enqueue(resultMessage(&ps[i]))
+		a.enqueue(resultMessage(&ps[i]), nil)
 	}
 	if len(ps) > 0 {
 		a.log.Info().Int("results", len(ps)).Msg("sent unconfirmed results after HELLO")
@@ -63,7 +63,7 @@ func (a *Agent) resendDue(now time.Time) time.Duration {
 				delete(a.resend, req)
 				continue
 			default:
-				a.enqueue(resultMessage(&p))
+				a.enqueue(resultMessage(&p), nil)
 				at = mono + a.opts.ResendAfter
 			}
 			a.resend[req] = at
@@ -75,14 +75,13 @@ func (a *Agent) resendDue(now time.Time) time.Duration {
 	return wake
 }
 
-// enqueue hands m to the sender without ever blocking the loop. When the
-// sender is that far behind the link is in trouble anyway: a dropped STATUS
-// is asked for again by the register, a dropped RESULT is resent.
-func (a *Agent) enqueue(m device.Message) {
-	select {
-	case a.out <- m:
-	default:
-		a.log.Warn().Str("type", string(m.Type())).Msg("send queue full; message dropped, it will be repeated")
+// enqueue hands m to the link without ever blocking the loop, and calls
+// sent, when not nil, once m has left the port. A message the link drops
+// (it is down, or its queue is full) is repeated: the register asks again
+// for a STATUS, and a RESULT is resent.
+func (a *Agent) enqueue(m device.Message, sent func()) {
+	if err := a.register.Post(m, sent); err != nil {
+		a.log.Debug().Err(err).Str("type", string(m.Type())).Msg("message not sent")
 	}
 }
 

@@ -29,9 +29,44 @@ func (a *Agent) schedule(req string, next, now time.Time) {
 	a.plan[req] = a.mono() + max(next.Sub(now), 0)
 }
 
+// firstCallWait bounds how long a new payment's first Alipay call waits for
+// its STATUS ACCEPTED to leave the port: a STATUS the link drops (it is
+// down) is never reported sent.
+const firstCallWait = time.Second
+
+// holdFirstCall keeps the first call for the new payment req from starting
+// before its STATUS ACCEPTED has left the port (onStatusSent), or
+// firstCallWait has passed. The call signs a request and commits its
+// answer, work the STATUS must not wait behind: the register is waiting
+// for it, and nothing is lost by asking Alipay a moment later.
+func (a *Agent) holdFirstCall(req string) {
+	a.held[req] = a.mono() + firstCallWait
+}
+
+// onStatusSent returns what the link calls once the STATUS answering a
+// PAY for req has left the port, or nil when req's first call is not
+// held. It runs on the link's goroutine: it only tells the loop
+// (statusSent), and drops the news when the loop is that far behind, in
+// which case the call waits out firstCallWait.
+func (a *Agent) onStatusSent(req string) func() {
+	if _, ok := a.held[req]; !ok {
+		return nil
+	}
+	return func() {
+		select {
+		case a.statusOut <- req:
+		default:
+		}
+	}
+}
+
+// statusSent lets payment req's first call start: its STATUS has left.
+func (a *Agent) statusSent(req string) { delete(a.held, req) }
+
 // forget drops what the loop keeps about payment req once it is final.
 func (a *Agent) forget(req string) {
 	delete(a.plan, req)
+	delete(a.held, req)
 	delete(a.unsaved, req)
 	delete(a.storeFails, req)
 	delete(a.failures, req)
@@ -82,6 +117,9 @@ func (a *Agent) dueNow(mono time.Duration) (ready []string, wake time.Duration) 
 		}
 		if last, ok := a.lastCall[req]; ok {
 			at = max(at, last+gap)
+		}
+		if until, ok := a.held[req]; ok {
+			at = max(at, until)
 		}
 		if in := at - mono; in > 0 {
 			if wake == 0 || in < wake {

@@ -58,6 +58,7 @@ type simAnswer struct {
 type simAgent struct {
 	a     *Agent
 	store *queue.Store
+	reg   simNoRegister
 }
 
 // startSimAgent opens the store at path and starts an agent on it as Run
@@ -80,14 +81,15 @@ func startSimAgent(path string, clock *simClock, seed uint64, failing bool) (*si
 		Workers:     simWorkers,
 		ResendAfter: simResendAfter,
 	}
-	a := New(store, simNoAlipay{}, simNoRegister{}, opts)
+	reg := simNoRegister{posted: new([]device.Message)}
+	a := New(store, simNoAlipay{}, reg, opts)
 	a.rand = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	a.setState(func(s *Snapshot) { s.Started = clock.Wall() })
 	if err := a.resume(); err != nil {
 		store.Close()
 		return nil, err
 	}
-	return &simAgent{a: a, store: store}, nil
+	return &simAgent{a: a, store: store, reg: reg}, nil
 }
 
 // receive hands the agent one message from the register, as the link
@@ -106,8 +108,19 @@ func (s *simAgent) linkDown() {
 }
 
 // tick runs the loop's pass over due work and returns how long the loop
-// would then sleep.
-func (s *simAgent) tick(clock *simClock) time.Duration { return s.a.tick(clock.Wall()) }
+// would then sleep. The STATUS messages the link reported sent are taken
+// first, as the loop takes each report before its pass.
+func (s *simAgent) tick(clock *simClock) time.Duration {
+	for {
+		select {
+		case req := <-s.a.statusOut:
+			s.a.statusSent(req)
+			continue
+		default:
+		}
+		return s.a.tick(clock.Wall())
+	}
+}
 
 // calls returns the calls started since the last call, in order.
 func (s *simAgent) calls(next func() int) []simCall {
@@ -130,15 +143,9 @@ func (s *simAgent) answer(c simCall, r simAnswer, took time.Duration) {
 // sent returns the messages the agent queued for the register since the
 // last call, in order.
 func (s *simAgent) sent() []device.Message {
-	var out []device.Message
-	for {
-		select {
-		case m := <-s.a.out:
-			out = append(out, m)
-		default:
-			return out
-		}
-	}
+	out := *s.reg.posted
+	*s.reg.posted = nil
+	return out
 }
 
 // final reports whether the store holds payment req final.
@@ -182,11 +189,19 @@ func (simNoAlipay) Cancel(context.Context, alipay.Ref) (*alipay.CancelResponse, 
 }
 
 // simNoRegister is the register link the agent is built with; the simulation
-// feeds register events and drains messages itself.
-type simNoRegister struct{}
+// feeds register events and takes the messages the agent posts from
+// posted. A message leaves at once: sent is called from Post. The zero
+// value drops the messages.
+type simNoRegister struct{ posted *[]device.Message }
 
 func (simNoRegister) Run(context.Context) error   { panic("simulation: the link is never run") }
 func (simNoRegister) Events() <-chan device.Event { return nil }
-func (simNoRegister) Send(context.Context, device.Message) error {
-	panic("simulation: messages are drained from the send queue, not sent")
+func (r simNoRegister) Post(m device.Message, sent func()) error {
+	if r.posted != nil {
+		*r.posted = append(*r.posted, m)
+	}
+	if sent != nil {
+		sent()
+	}
+	return nil
 }

@@ -11,7 +11,7 @@
 //     an *InvalidFieldError whose text is what STATUS REJECTED carries in msg.
 //   - Line: one side of the link (ACK, NAK, resends, duplicates, HELLO, PING)
 //     over a Conn, reopening the port after an unplug or a link down. Its owner
-//     reads Events and calls Send.
+//     reads Events and calls Send, or Post where it must not wait.
 //   - OpenPort, PortConfig and ListPorts: the serial port, by path or by USB
 //     identity, locked against a second process.
 //   - Register and RunRegisterSim: the register's side, over the same Line.

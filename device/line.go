@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -13,10 +14,10 @@ import (
 )
 
 // Conn is a byte connection the link runs over: a serial port, a
-// pseudo-terminal or an in-memory pipe. A Read that returns (0, nil) means
-// nothing arrived yet (a serial read timeout); any Read error means the
-// connection is gone. Drain waits until written bytes have left. Close
-// unblocks a pending Read.
+// pseudo-terminal or an in-memory pipe. Read waits until bytes arrive, so
+// that an idle line sleeps; a Read that returns (0, nil) means nothing
+// arrived yet, and any Read error means the connection is gone. Drain waits
+// until written bytes have left. Close unblocks a pending Read.
 type Conn interface {
 	Read(p []byte) (int, error)
 	Write(p []byte) (int, error)
@@ -58,6 +59,7 @@ type Line struct {
 	events chan Event
 	sends  chan outMsg
 	timers chan timerFire
+	posted postBox       // messages Post queued, for Run to take
 	done   chan struct{} // closed when Run returns
 	ran    atomic.Bool
 
@@ -76,6 +78,17 @@ type outMsg struct {
 	// postOpen marks the HELLO sent right after opening the port: its ACK
 	// completes a HELLO exchange.
 	postOpen bool
+	// sent, when not nil, is called once the message has first left the
+	// port (Post).
+	sent func()
+}
+
+// postBox holds the messages Post queued until the Run goroutine takes
+// them; kick tells it there are some.
+type postBox struct {
+	mu   sync.Mutex
+	msgs []outMsg
+	kick chan struct{} // capacity 1
 }
 
 // Option configures a Line.
@@ -116,6 +129,7 @@ func NewLine(cfg PortConfig, opts ...Option) *Line {
 		events:  make(chan Event),
 		sends:   make(chan outMsg),
 		timers:  make(chan timerFire),
+		posted:  postBox{kick: make(chan struct{}, 1)},
 		done:    make(chan struct{}),
 		peerSeq: -1,
 	}
@@ -162,6 +176,45 @@ func (l *Line) Send(ctx context.Context, m Message) error {
 		return ErrClosed
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// Post queues m like Send but never waits, for a caller that must not
+// block, such as an event loop: the line's own goroutine takes it at its
+// next turn. When sent is not nil, it is called once m's frame has first
+// left the port (written and drained, or acknowledged by the peer before
+// the drain was reported), on the line's goroutine, so it must
+// return at once; it is not called for a message that never leaves, which
+// is dropped as Send's are. Post fails at once when m cannot be encoded and
+// with ErrClosed when Run has returned.
+func (l *Line) Post(m Message, sent func()) error {
+	p, err := EncodePayload(m)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-l.done:
+		return ErrClosed
+	default:
+	}
+	l.posted.mu.Lock()
+	l.posted.msgs = append(l.posted.msgs, outMsg{typ: m.Type(), payload: p, sent: sent})
+	l.posted.mu.Unlock()
+	select {
+	case l.posted.kick <- struct{}{}:
+	default: // a kick is pending already
+	}
+	return nil
+}
+
+// takePosted moves what Post queued into the send queue.
+func (l *Line) takePosted() {
+	l.posted.mu.Lock()
+	msgs := l.posted.msgs
+	l.posted.msgs = nil
+	l.posted.mu.Unlock()
+	for _, m := range msgs {
+		l.enqueue(m)
 	}
 }
 
@@ -229,6 +282,11 @@ func (l *Line) Run(ctx context.Context) error {
 			l.pending = l.pending[1:]
 		case m := <-l.sends:
 			l.enqueue(m)
+			if s != nil {
+				s.pump()
+			}
+		case <-l.posted.kick:
+			l.takePosted()
 			if s != nil {
 				s.pump()
 			}

@@ -680,6 +680,63 @@ func TestLineSendQueuedWhileDownGoesAfterHello(t *testing.T) {
 	}
 }
 
+func TestLinePostCallsSentOnceTheFrameHasLeft(t *testing.T) {
+	h := newHarness(t)
+	expectEvent[LinkUp](h)
+	hello := h.expect(TypeHello)
+	sent := make(chan struct{}, 10)
+	if err := h.line.Post(Status{Req: "p1", State: StateAccepted}, func() { sent <- struct{}{} }); err != nil {
+		t.Fatal(err)
+	}
+	// The STATUS waits behind the HELLO, and so does the call.
+	h.sync()
+	select {
+	case <-sent:
+		t.Fatal("sent was called before the frame left")
+	default:
+	}
+	h.send(AckFrame(hello.Seq))
+	expectEvent[HelloDone](h)
+	status := h.expect(TypeStatus)
+	select {
+	case <-sent:
+	case <-h.ctx.Done():
+		t.Fatal("sent was not called after the frame left")
+	}
+	// A resend after T2 does not call it again. The writer reports the
+	// resend's drain before it writes the next frame, the ACK of the sync,
+	// so a second call would have come by the end of the sync.
+	h.advance(T2)
+	if again := h.expect(TypeStatus); again.Seq != status.Seq {
+		t.Fatalf("resend with SEQ %d, want %d", again.Seq, status.Seq)
+	}
+	h.sync()
+	h.send(AckFrame(status.Seq))
+	h.sync()
+	select {
+	case <-sent:
+		t.Fatal("sent was called again for the resend")
+	default:
+	}
+	// A message dropped when the link goes down is never sent: no call.
+	if err := h.line.Post(Status{Req: "p2", State: StateAccepted}, func() { sent <- struct{}{} }); err != nil {
+		t.Fatal(err)
+	}
+	h.expect(TypeStatus)
+	h.advance(T2)
+	h.expect(TypeStatus)
+	h.advance(T2)
+	h.expect(TypeStatus)
+	if err := h.line.Post(Status{Req: "p3", State: StateAccepted}, func() { sent <- struct{}{} }); err != nil {
+		t.Fatal(err)
+	}
+	h.advance(T2)
+	expectEvent[LinkDown](h)
+	if got := len(sent); got != 1 {
+		t.Fatalf("sent called %d times for p2 and p3, want once (p2's first transmission)", got)
+	}
+}
+
 func TestLineSendAfterRunReturnsErrClosed(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	line := NewLine(PortConfig{}, WithOpener(func(ctx context.Context) (Conn, error) {
@@ -694,6 +751,9 @@ func TestLineSendAfterRunReturnsErrClosed(t *testing.T) {
 	}
 	if err := line.Send(context.Background(), Ping{}); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Send after Run = %v, want ErrClosed", err)
+	}
+	if err := line.Post(Ping{}, nil); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Post after Run = %v, want ErrClosed", err)
 	}
 	if _, open := <-line.Events(); open {
 		t.Fatal("Events not closed after Run returned")
@@ -718,5 +778,54 @@ func TestLineLogsEveryFrameInHexAtDebugLevel(t *testing.T) {
 		if err := out.waitFor(h.ctx, want); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// drainGate is a Conn whose Drain waits until the test lets it, or the
+// connection closes, like a slow UART still sending.
+type drainGate struct {
+	*devicetest.Port
+	gate   chan struct{}
+	closed chan struct{}
+}
+
+func (d drainGate) Drain() error {
+	select {
+	case <-d.gate:
+	case <-d.closed:
+	}
+	return nil
+}
+
+func (d drainGate) Close() error {
+	close(d.closed)
+	return d.Port.Close()
+}
+
+func TestLinePostCallsSentWhenTheAckOvertakesTheDrain(t *testing.T) {
+	ready := make(chan *harness, 1)
+	gate := make(chan struct{})
+	h := newHarness(t, WithOpener(func(ctx context.Context) (Conn, error) {
+		var h *harness
+		select {
+		case h = <-ready:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return drainGate{Port: <-h.conns, gate: gate, closed: make(chan struct{})}, nil
+	}))
+	ready <- h
+	h.open() // the HELLO's ACK comes while its drain is still pending
+	gate <- struct{}{}
+	sent := make(chan struct{}, 1)
+	if err := h.line.Post(Status{Req: "p1", State: StateAccepted}, func() { sent <- struct{}{} }); err != nil {
+		t.Fatal(err)
+	}
+	st := h.expect(TypeStatus)
+	h.send(AckFrame(st.Seq)) // before the writer reports the drain
+	select {
+	case <-sent:
+	case <-h.ctx.Done():
+		t.Fatal("sent was not called when the ACK came before the drain report")
 	}
 }

@@ -8,16 +8,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
-	"time"
 
 	"go.bug.st/serial"
 )
-
-// portReadTimeout bounds one Read on a serial port. A Read that times out
-// returns (0, nil) and the read loop reads again, so the CPU stays idle; the
-// bound lets the loop notice a Close where the platform does not interrupt a
-// pending read.
-const portReadTimeout = 500 * time.Millisecond
 
 // ErrPortInUse is returned when another process holds the register port.
 var ErrPortInUse = errors.New("the register port is in use by another process: stop the other posagent or program using it")
@@ -57,7 +50,10 @@ func OpenPort(ctx context.Context, cfg PortConfig) (Conn, error) {
 		}
 		return nil, openError(name, err)
 	}
-	if err := p.SetReadTimeout(portReadTimeout); err != nil {
+	// A Read waits for bytes without a timeout, asleep in the kernel, so an
+	// idle line costs no wake-ups: an unplug ends it with an error and
+	// Close ends it too (closeRead).
+	if err := p.SetReadTimeout(serial.NoTimeout); err != nil {
 		p.Close()
 		release()
 		return nil, fmt.Errorf("setting the read timeout of %s: %w", name, err)
@@ -159,6 +155,7 @@ type serialConn struct {
 	usb     string // USB identity, "" when not a USB adapter or not known
 	release func()
 	closed  atomic.Bool
+	reading atomic.Int32 // Reads in progress, for closeRead
 }
 
 // Name returns the device name the port was opened by.
@@ -182,7 +179,17 @@ func usbIDOf(name string) string {
 	return ""
 }
 
+// Read waits for bytes, without a timeout, until some come, the port is
+// unplugged or Close is called.
 func (c *serialConn) Read(p []byte) (int, error) {
+	// Counted before the closed flag is read, so that Close, which sets the
+	// flag before it reads the count, either sees this Read or makes it
+	// return here.
+	c.reading.Add(1)
+	defer c.reading.Add(-1)
+	if c.closed.Load() {
+		return 0, errClosedByUs
+	}
 	n, err := c.port.Read(p)
 	if err != nil {
 		if c.closed.Load() {
@@ -237,6 +244,7 @@ func (c *serialConn) Close() error {
 	if !c.closed.CompareAndSwap(false, true) {
 		return nil
 	}
+	c.closeRead()
 	err := c.port.Close()
 	c.release()
 	return err

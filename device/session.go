@@ -62,6 +62,15 @@ type inflight struct {
 	id    uint64 // id of the latest transmission
 }
 
+// left reports, once, that the frame has left the port: its first
+// transmission drained, or its ACK came first.
+func (in *inflight) left() {
+	if sent := in.msg.sent; sent != nil {
+		in.msg.sent = nil
+		sent()
+	}
+}
+
 func (l *Line) startSession(conn Conn) *session {
 	s := &session{
 		l:         l,
@@ -147,8 +156,9 @@ func (s *session) readLoop() {
 			}
 			return
 		}
-		// (0, nil) is a serial read timeout: nothing arrived yet. The port
-		// blocks for its read timeout each time, so this never spins.
+		// (0, nil): nothing arrived. A serial port never returns it, since
+		// its Read waits without a timeout (OpenPort); a Conn that does
+		// must block for a while first, or this loop spins.
 		select {
 		case <-s.stop:
 			return
@@ -258,6 +268,7 @@ func (s *session) onWritten(r writeReport) {
 	}
 	if s.inflight != nil && r.id == s.inflight.id {
 		s.t2 = s.l.arm(T2, timerT2)
+		s.inflight.left()
 	}
 }
 
@@ -305,6 +316,10 @@ func (s *session) onTimer(tf timerFire) {
 		if s.inflight == nil && len(s.l.queue) == 0 {
 			s.l.queue = append(s.l.queue, outMsg{typ: TypePing})
 			s.pump()
+			// The silence is timed again from the PING's ACK (onFrame);
+			// a PING that gets none takes the link down.
+			s.idle = timerSlot{}
+			return
 		}
 		s.idle = s.l.arm(IdleTimeout, timerIdle)
 	}
@@ -344,6 +359,14 @@ func (s *session) onFrame(f Frame, err error) {
 		done := s.inflight
 		s.inflight = nil
 		s.t2.stop()
+		// The ACK may overtake the writer's report that the frame drained.
+		done.left()
+		if done.msg.typ == TypePing {
+			// The silence is timed from here, not from when the PING went
+			// out, which would wake the line just before the next PING is
+			// due only to set the timer again.
+			s.idle = s.l.arm(IdleTimeout, timerIdle)
+		}
 		if done.msg.postOpen {
 			s.l.emit(HelloDone{Peer: s.peer})
 		}
@@ -377,6 +400,15 @@ func (s *session) onData(f Frame) {
 		}
 		s.seenBoots[s.peer.Boot] = true
 		l.emit(HelloDone{Peer: s.peer})
+		// A HELLO from a new boot is sent right after the peer opened its
+		// port, so a HELLO of ours that already left and is still waiting
+		// for its ACK most likely went nowhere: it is sent again at once,
+		// as the answer, instead of holding the answer and every queued
+		// message behind it until T2.
+		if in := s.inflight; in != nil && in.msg.typ == TypeHello && s.t2.gen != 0 && in.sent < MaxTransmissions {
+			s.transmit()
+			return
+		}
 		// Answer ahead of queued messages, behind the outstanding frame.
 		l.queue = append([]outMsg{l.helloMsg(false)}, l.queue...)
 		s.pump()
