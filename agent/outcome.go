@@ -182,7 +182,9 @@ func (a *Agent) inquired(p *queue.Payment, o outcome, st *queue.Step, now time.T
 	case alipay.NotFinal, alipay.Rejected:
 		delete(a.failures, p.RequestID)
 		t.Verify = false // the refused cancel has had its inquiry
-		if class == alipay.Rejected && code == codeNotExist && a.absentTooLong(t) {
+		// ORDER_NOT_EXIST ends no payment salvage brought back: see
+		// st.Checked above.
+		if class == alipay.Rejected && code == codeNotExist && !p.Recovered && a.absentTooLong(t) {
 			a.notExist(p, st, now)
 			return
 		}

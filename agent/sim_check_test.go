@@ -82,8 +82,9 @@ const (
 	// payment whose every copy a damaged file lost).
 	invAcceptedKept = "accepted-never-lost"
 	// An unfinished payment salvage brought back gets a verified inquiry
-	// answer saying where it is (S with its status, or ORDER_NOT_EXIST)
-	// before any cancel or RESULT (item 10).
+	// answer giving its status (S) before any cancel or RESULT (item 10):
+	// ORDER_NOT_EXIST may come from another merchant's credentials, and the
+	// copy may be older than a SUCCESS already sent.
 	invRecoveredLook = "recovered-verified-first"
 )
 
@@ -327,8 +328,8 @@ func (c *simChecker) answered(call simCall, wall time.Time, said *simSaid, ans s
 	if said == nil {
 		return
 	}
-	if !call.Cancel && (said.resultStatus == "S" || said.code == "ORDER_NOT_EXIST") {
-		p.recovered = false // Alipay said where the payment is
+	if !call.Cancel && said.resultStatus == "S" {
+		p.recovered = false // Alipay gave the payment's status
 	}
 	p.said = append(p.said, simSaidAt{at: now, simSaid: *said})
 	switch {
