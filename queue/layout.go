@@ -45,9 +45,11 @@ import (
 // FillPercent says, half full by default, which suits keys that land
 // anywhere. Keys that only ever land after the last one (the accepted,
 // outbox and delivered indexes: acceptance, finish and delivery times
-// only grow; a new request id sorting after every stored one) would leave
-// every page half empty behind them, so a write of a key after the last
-// fills pages to appendFill (fill, used by writeRecord and moveIndex).
+// only grow; a new request id sorting after every stored one, and the
+// records of the last few payments, which change while they are open)
+// would leave every page half empty behind them, so a write near the end
+// of a bucket fills pages to appendFill (fill, used by writeRecord and
+// moveIndex).
 var (
 	bucketMeta      = []byte("meta")
 	bucketPayments  = []byte("payments")
@@ -92,23 +94,37 @@ func indexesOf(schema int) [][]byte {
 	return [][]byte{bucketDue, bucketOutbox, bucketDelivered, bucketFollowUp}
 }
 
-// appendFill is the FillPercent of writes that append to a bucket: pages
+// appendFill is the FillPercent of writes at the end of a bucket: pages
 // left behind stay that full. Not 1.0, so that a record that grows a
 // little later (an audit event, its delivery) does not split its page at
 // once.
 const appendFill = 0.9
 
-// fill sets b's FillPercent for a write of key k: appendFill when k sorts
-// after every key b holds, bbolt's default otherwise. bbolt applies it to
-// every page of b the transaction writes, and posagent's transactions
-// write one payment each, except bulk ones (salvage, migration), which
-// write in key order.
+// tailKeys is how near the last key of a bucket a write must land to count
+// as one at the end.
+const tailKeys = 32
+
+// fill sets b's FillPercent for a write of key k: appendFill when k lands
+// among the last tailKeys keys of b (a new payment, whose request id sorts
+// after the others, or a payment of the last few that is still changing;
+// a new key of a time index), bbolt's default otherwise. A page split at
+// the end is then left behind nearly full, and nothing is written to it
+// again but the last changes of its newest records; a page split anywhere
+// else keeps half its room for the keys that may still land there. bbolt
+// applies the value to every page of b the transaction writes; posagent's
+// transactions write one payment each, except bulk ones, which write in
+// key order.
 func fill(b *bolt.Bucket, k []byte) {
-	if last, _ := b.Cursor().Last(); last == nil || bytes.Compare(k, last) > 0 {
-		b.FillPercent = appendFill
-		return
+	c := b.Cursor()
+	at, _ := c.Seek(k)
+	for i := 0; at != nil; i++ {
+		if i == tailKeys {
+			b.FillPercent = bolt.DefaultFillPercent
+			return
+		}
+		at, _ = c.Next()
 	}
-	b.FillPercent = bolt.DefaultFillPercent
+	b.FillPercent = appendFill
 }
 
 // Record encoding of schema 2: every value of the payments bucket, and the
@@ -277,9 +293,7 @@ func writeRecord(tx *bolt.Tx, old, p *Payment) error {
 		return fmt.Errorf("encode payment %q: %w", p.RequestID, err)
 	}
 	b := tx.Bucket(bucketPayments)
-	if old == nil {
-		fill(b, []byte(p.RequestID))
-	}
+	fill(b, []byte(p.RequestID))
 	if err := b.Put([]byte(p.RequestID), v); err != nil {
 		return err
 	}
