@@ -2,9 +2,11 @@ package queue
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"testing"
@@ -62,6 +64,21 @@ func pageAll(t *testing.T, s *Store, f Filter, size int) []string {
 		if len(pg.Payments) > min(size, MaxPage) {
 			t.Fatalf("a page of %d holds %d payments", size, len(pg.Payments))
 		}
+		jp, err := s.PageJSON(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fromJSON []Payment
+		for _, j := range jp.Records {
+			var p Payment
+			if err := json.Unmarshal(j, &p); err != nil {
+				t.Fatalf("PageJSON gave %s: %v", j, err)
+			}
+			fromJSON = append(fromJSON, p)
+		}
+		if !reflect.DeepEqual(fromJSON, pg.Payments) || jp.Next != pg.Next {
+			t.Fatalf("PageJSON gave %v, next %v; Page %v, next %v", reqs(fromJSON), jp.Next, reqs(pg.Payments), pg.Next)
+		}
 		got = append(got, reqs(pg.Payments)...)
 		if pg.Next.IsZero() {
 			return got
@@ -71,7 +88,7 @@ func pageAll(t *testing.T, s *Store, f Filter, size int) []string {
 }
 
 func TestPagesListEveryPaymentOnceInOrder(t *testing.T) {
-	const n = 1300 // more than two pages of MaxPage
+	const n = 1100 // more than two pages of MaxPage
 	dir := t.TempDir()
 	all := writePaged(t, filepath.Join(dir, "q.db"), n)
 	since := all[n/2].AcceptedAt
@@ -122,8 +139,8 @@ func TestPagesListEveryPaymentOnceInOrder(t *testing.T) {
 						}
 						continue
 					}
-					if size == 1 && len(want) > 200 {
-						continue // one at a time is slow and says nothing more
+					if size == 1 && len(want) > 200 || size < MaxPage && schema < acceptedSchema {
+						continue // slow (every page of an old file reads it all), and says nothing more
 					}
 					if got := pageAll(t, s, f, size); !slices.Equal(got, want) {
 						t.Fatalf("%s: got %d payments, want %d; first %v, want %v", name, len(got), len(want), got[:min(5, len(got))], want[:min(5, len(want))])

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -190,44 +191,116 @@ const MaxPage = 500
 // A read-only store of a file from before schema 3, which has no accepted
 // index, is read in full and sorted for every page.
 func (s *Store) Page(f Filter) (Page, error) {
-	n := f.Limit
-	if n <= 0 || n > MaxPage {
-		n = MaxPage
-	}
 	var pg Page
 	err := s.db.View(func(tx *bolt.Tx) error {
-		idx := tx.Bucket(bucketAccepted)
-		if idx == nil {
+		if tx.Bucket(bucketAccepted) == nil {
 			var err error
-			pg, err = pageUnindexed(tx, f, n)
+			pg, err = pageUnindexed(tx, f, pageLimit(f))
 			return err
 		}
-		c := idx.Cursor()
-		k, step := firstKey(c, f)
-		for visited := 0; k != nil; k, visited = step(), visited+1 {
-			if visited == MaxPage || len(pg.Payments) == n {
-				return nil // pg.Next is the last key visited
-			}
-			at, req, ok := splitTimeKey(k)
-			if !ok {
-				return fmt.Errorf("index %q holds key %q: %w", bucketAccepted, k, ErrCorrupt)
-			}
-			if !f.Oldest && at.Before(f.Since) {
-				break // all the rest is older (oldest first starts at Since)
-			}
+		var err error
+		pg.Next, err = walkPage(tx, f, func(req string) (bool, error) {
 			p, err := loadRecord(tx, req)
-			if err != nil {
-				return err
+			if err != nil || !f.match(&p) {
+				return false, err
 			}
-			if f.match(&p) {
-				pg.Payments = append(pg.Payments, p)
-			}
-			pg.Next = Position{AcceptedAt: at, RequestID: req}
-		}
-		pg.Next = Position{}
-		return nil
+			pg.Payments = append(pg.Payments, p)
+			return true, nil
+		})
+		return err
 	})
 	return pg, err
+}
+
+// JSONPage is a Page of payments as the JSON their records hold.
+type JSONPage struct {
+	Records [][]byte // the JSON of each Payment
+	Next    Position
+}
+
+// PageJSON is Page giving each payment as the JSON of its record, checked
+// against its checksum but decoded only when f selects by state or
+// follow-up: what the status endpoint sends, at a fraction of the cost of
+// decoding and encoding again.
+func (s *Store) PageJSON(f Filter) (JSONPage, error) {
+	var pg JSONPage
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketAccepted) == nil || string(tx.Bucket(bucketMeta).Get(keySchema)) == "1" {
+			full, err := pageUnindexed(tx, f, pageLimit(f))
+			for i := range full.Payments {
+				j, err := json.Marshal(&full.Payments[i])
+				if err != nil {
+					return err
+				}
+				pg.Records = append(pg.Records, j)
+			}
+			pg.Next = full.Next
+			return err
+		}
+		payments := tx.Bucket(bucketPayments)
+		decoding := len(f.States) > 0 || f.FollowUp
+		var err error
+		pg.Next, err = walkPage(tx, f, func(req string) (bool, error) {
+			v := payments.Get([]byte(req))
+			if v == nil {
+				return false, fmt.Errorf("index %q names payment %q, which is not stored: %w", bucketAccepted, req, ErrCorrupt)
+			}
+			if decoding {
+				p, err := decode([]byte(req), v)
+				if err != nil || !f.match(&p) {
+					return false, err
+				}
+			}
+			j, err := unframe(v)
+			if err != nil {
+				return false, fmt.Errorf("record %q is damaged: %w", req, err)
+			}
+			pg.Records = append(pg.Records, bytes.Clone(j))
+			return true, nil
+		})
+		return err
+	})
+	return pg, err
+}
+
+// pageLimit is how many payments a page of f holds at most.
+func pageLimit(f Filter) int {
+	if f.Limit <= 0 || f.Limit > MaxPage {
+		return MaxPage
+	}
+	return f.Limit
+}
+
+// walkPage walks the accepted index in tx in f's order, from f.After, and
+// passes the request id of each payment accepted since f.Since to take,
+// which reports whether it took the payment for the page. It stops after
+// pageLimit(f) taken or MaxPage visited, and returns the position of the
+// last visited, or zero when the walk reached the end.
+func walkPage(tx *bolt.Tx, f Filter, take func(req string) (bool, error)) (Position, error) {
+	n, taken, last := pageLimit(f), 0, Position{}
+	c := tx.Bucket(bucketAccepted).Cursor()
+	k, step := firstKey(c, f)
+	for visited := 0; k != nil; k, visited = step(), visited+1 {
+		if visited == MaxPage || taken == n {
+			return last, nil
+		}
+		at, req, ok := splitTimeKey(k)
+		if !ok {
+			return Position{}, fmt.Errorf("index %q holds key %q: %w", bucketAccepted, k, ErrCorrupt)
+		}
+		if !f.Oldest && at.Before(f.Since) {
+			break // all the rest is older (oldest first starts at Since)
+		}
+		ok, err := take(req)
+		if err != nil {
+			return Position{}, err
+		}
+		if ok {
+			taken++
+		}
+		last = Position{AcceptedAt: at, RequestID: req}
+	}
+	return Position{}, nil
 }
 
 // firstKey positions c at the first key of the accepted index f's listing

@@ -74,7 +74,7 @@ func (s *Server) apiStatus(w http.ResponseWriter, r *http.Request) {
 // the store at a time, each page its own short read transaction: however
 // many payments it holds, the agent holds one page of them in memory and
 // no read transaction stays open while the client reads. With page=true
-// it is one page (queue.Store.Page), and the header Posagent-Next gives
+// it is one page (queue.Store.PageJSON), and the header Posagent-Next gives
 // the after of the next page when there is one; Client reads that way.
 func (s *Server) apiPayments(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
@@ -120,9 +120,11 @@ func (s *Server) apiPayments(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// apiPage answers one page of f.
+// apiPage answers one page of f, the records' JSON as stored, compact:
+// the agent neither decodes nor encodes a payment for it unless f
+// selects by state or follow-up.
 func (s *Server) apiPage(w http.ResponseWriter, f queue.Filter) {
-	pg, err := s.store.Page(f)
+	pg, err := s.store.PageJSON(f)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, fmt.Errorf("cannot read the payments: %w", err))
 		return
@@ -130,10 +132,19 @@ func (s *Server) apiPage(w http.ResponseWriter, f queue.Filter) {
 	if !pg.Next.IsZero() {
 		w.Header().Set(nextHeader, pg.Next.String())
 	}
-	if pg.Payments == nil {
-		pg.Payments = []queue.Payment{}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	bw.WriteByte('[')
+	for i, j := range pg.Records {
+		if i > 0 {
+			bw.WriteString(",\n")
+		}
+		bw.Write(j)
 	}
-	writeJSON(w, http.StatusOK, pg.Payments)
+	bw.WriteString("]\n")
+	bw.Flush()
 }
 
 // nextHeader carries the position after which the next page starts.

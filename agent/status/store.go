@@ -11,7 +11,7 @@ import (
 type Payments interface {
 	Get(req string) (queue.Payment, error)
 	Each(f queue.Filter, fn func(*queue.Payment) error) error
-	Page(f queue.Filter) (queue.Page, error)
+	PageJSON(f queue.Filter) (queue.JSONPage, error)
 	Unfinished() ([]queue.Payment, error)
 	Outbox() ([]queue.Payment, error)
 	Stats() (queue.Stats, error)
