@@ -3,6 +3,7 @@
 package queue
 
 import (
+	"fmt"
 	"os"
 	"syscall"
 )
@@ -19,6 +20,9 @@ func mapFile(f *os.File) ([]byte, func(), error) {
 	}
 	if fi.Size() == 0 {
 		return nil, func() {}, nil
+	}
+	if int64(int(fi.Size())) != fi.Size() {
+		return nil, nil, fmt.Errorf("%s holds %d bytes, more than this program can map", f.Name(), fi.Size())
 	}
 	data, err := syscall.Mmap(int(f.Fd()), 0, int(fi.Size()), syscall.PROT_READ, syscall.MAP_SHARED)
 	if err != nil {
