@@ -248,7 +248,7 @@ listen = ""
 // that fails its integrity check gives an error.
 func (h *powerCutRig) list() ([]queue.Payment, error) {
 	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(h.bin, "queue", "list", "-json", "-config", h.config)
+	cmd := exec.Command(h.bin, "queue", "list", "-limit", "0", "-json", "-config", h.config) // all, not the newest page
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("posagent queue list: %v: %s", err, stderr.Bytes())

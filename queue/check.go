@@ -91,7 +91,7 @@ func checkFile(f *os.File, readOnly bool) error {
 	if err != nil {
 		return fmt.Errorf("read the store %s: %w", f.Name(), err)
 	}
-	err = guard(func() error { return checkImage(walkFile(data), f.Name(), readOnly) })
+	err = guard(func() error { return checkImage(walkFile(data, nil), f.Name(), readOnly) })
 	if errors.Is(err, errPanic) {
 		return &CheckError{Problems: []string{err.Error()}}
 	}
@@ -117,7 +117,7 @@ func checkImage(img *fileImage, path string, readOnly bool) error {
 		p.addf("%v", err)
 		return p.err()
 	}
-	for _, name := range allBuckets {
+	for _, name := range bucketsOf(schema) {
 		if _, ok := img.buckets[string(name)]; !ok {
 			p.addf("bucket %q missing", name)
 		}
@@ -181,7 +181,8 @@ func checkIndexes(img *fileImage, schema int, p *problems) {
 
 	// want holds, per index, the keys the records call for.
 	want := map[string]map[string]bool{}
-	for _, name := range indexBuckets {
+	indexes := indexesOf(schema)
+	for _, name := range indexes {
 		want[string(name)] = map[string]bool{}
 	}
 	for _, v := range verdicts {
@@ -189,10 +190,12 @@ func checkIndexes(img *fileImage, schema int, p *problems) {
 			p.addf("%s", v.problem)
 		}
 		for name, key := range v.keys {
-			want[name][string(key)] = true
+			if keys := want[name]; keys != nil { // an index of this schema
+				keys[string(key)] = true
+			}
 		}
 	}
-	for _, name := range indexBuckets {
+	for _, name := range indexes {
 		keys := want[string(name)]
 		for _, kv := range img.buckets[string(name)] {
 			if !keys[string(kv.k)] {

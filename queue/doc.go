@@ -10,11 +10,14 @@
 // final state never changes (see transition.go). The record and the index
 // keys derived from it are always written in the same transaction (see
 // layout.go), so Due, Next, Outbox and Unfinished read small indexes instead
-// of every record.
+// of every record, and Page and Each list payments in the order of
+// acceptance a page at a time, each page one short read transaction that
+// decodes only the records it visits.
 //
-// Records are JSON of Payment framed with a CRC-32C under schema version 2,
-// stamped in the file; a file of schema 1 (plain JSON) is migrated at Open,
-// and a file from a newer program is refused. Open checks the file without
+// Records are JSON of Payment framed with a CRC-32C, under schema version
+// 3 (schema 2 plus the accepted index), stamped in the file; a file of
+// schema 1 (plain JSON) or 2 is migrated at Open, and a file from a newer
+// program is refused. Open checks the file without
 // letting bbolt read it (walk.go): a file that fails is replaced by a fresh
 // file holding every record that could be read, the damaged one is kept
 // beside it, unfinished payments brought back are flagged (Recovered), and

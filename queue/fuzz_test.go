@@ -97,14 +97,14 @@ func FuzzSalvageScan(f *testing.F) {
 	// The live stamp is the copy the walk reads; older copies lie on free pages.
 	stamp := -1
 	for from := 0; stamp < 0; {
-		i := bytes.Index(clean[from:], []byte("schema2"))
+		i := bytes.Index(clean[from:], []byte("schema3"))
 		if i < 0 {
 			f.Fatal("no live schema stamp in the file")
 		}
 		at := from + i + len("schema")
 		d := bytes.Clone(clean)
 		d[at] = 'x'
-		if string(walkFile(d).get(bucketMeta, keySchema)) == "x" {
+		if string(walkFile(d, nil).get(bucketMeta, keySchema)) == "x" {
 			stamp = at
 		}
 		from = at
@@ -117,7 +117,8 @@ func FuzzSalvageScan(f *testing.F) {
 	f.Add(uint32(where["pos-000003"][0]), []byte{recordFormat, 0xff, 0xff})
 	f.Add(uint32(where["pos-000004"][0]+recordHeaderSize+3), []byte("XXX"))
 	f.Add(uint32(stamp), []byte("x"))
-	f.Add(uint32(stamp), []byte("3"))
+	f.Add(uint32(stamp), []byte("4"))
+	f.Add(uint32(stamp), []byte("2"))
 	f.Add(uint32(stamp), []byte("1")) // a stamp of 1 once lost every payment to salvage
 	f.Add(uint32(len(clean)-ps), bytes.Repeat([]byte{0xa5}, 300))
 	f.Add(uint32(3*ps+16), []byte{1, 0, 0, 0, 0, 0xff, 0, 0, 0xff, 0xff, 0, 0, 0, 0, 0, 0})
@@ -127,8 +128,9 @@ func FuzzSalvageScan(f *testing.F) {
 		at := int(off % uint32(len(data)))
 		end := at + copy(data[at:], patch)
 
-		img := walkFile(data)
+		img := walkFile(data, nil)
 		checkImage(img, "store.db", false)
+		checkReadingImage(data, "store.db")
 
 		p := filepath.Join(t.TempDir(), "store.db")
 		if err := os.WriteFile(p, data, 0o600); err != nil {

@@ -21,10 +21,13 @@ import (
 //	due       8-byte big-endian NextAt (Unix ns) + request id -> empty
 //	outbox    8-byte big-endian FinishedAt (Unix ns) + request id -> empty
 //	delivered 8-byte big-endian DeliveredAt (Unix ns) + request id -> empty
+//	accepted  8-byte big-endian AcceptedAt (Unix ns) + request id -> empty (schema 3)
 //	followup  request id -> empty
 //
-// The three time-keyed buckets are indexes: their keys sort by time, so the
-// earliest entry is found with one cursor seek.
+// The four time-keyed buckets are indexes: their keys sort by time, so the
+// earliest entry is found with one cursor seek, and the accepted index
+// gives the payments in the order of acceptance without reading a record
+// (List, Page).
 //
 // Index invariant, kept by writeRecord and deleteRecord (the only code that
 // writes the payments bucket) inside the caller's transaction, and checked
@@ -33,18 +36,30 @@ import (
 //	due       has exactly one key per payment that is not final, at its NextAt;
 //	outbox    has exactly one key per final, undelivered payment, at its FinishedAt;
 //	delivered has exactly one key per delivered payment, at its DeliveredAt;
+//	accepted  has exactly one key per payment, at its AcceptedAt;
 //	followup  has exactly one key per payment with a FollowUp reason;
 //
 // and no other keys.
+//
+// Fill of the pages: bbolt splits a page it writes where the bucket's
+// FillPercent says, half full by default, which suits keys that land
+// anywhere. Keys that only ever land after the last one (the accepted,
+// outbox and delivered indexes: acceptance, finish and delivery times
+// only grow; a new request id sorting after every stored one, and the
+// records of the last few payments, which change while they are open)
+// would leave every page half empty behind them, so a write near the end
+// of a bucket fills pages to appendFill (fill, used by writeRecord and
+// moveIndex).
 var (
 	bucketMeta      = []byte("meta")
 	bucketPayments  = []byte("payments")
 	bucketDue       = []byte("due")
 	bucketOutbox    = []byte("outbox")
 	bucketDelivered = []byte("delivered")
+	bucketAccepted  = []byte("accepted")
 	bucketFollowUp  = []byte("followup")
 
-	allBuckets = [][]byte{bucketMeta, bucketPayments, bucketDue, bucketOutbox, bucketDelivered, bucketFollowUp}
+	allBuckets = [][]byte{bucketMeta, bucketPayments, bucketDue, bucketOutbox, bucketDelivered, bucketAccepted, bucketFollowUp}
 
 	keySchema   = []byte("schema")
 	keySalvages = []byte("salvages")
@@ -52,8 +67,65 @@ var (
 
 // schemaVersion is the layout above and the record encoding below. A file
 // with a higher version is refused; a file of schema 1, whose records are
-// plain JSON, is migrated at Open (migrate).
-const schemaVersion = 2
+// plain JSON, or of schema 2, which has no accepted index, is migrated at
+// Open (migrate).
+const schemaVersion = 3
+
+// framedSchema is the first schema whose records are framed; acceptedSchema
+// the first with the accepted index.
+const (
+	framedSchema   = 2
+	acceptedSchema = 3
+)
+
+// bucketsOf returns the buckets a file of the given schema holds.
+func bucketsOf(schema int) [][]byte {
+	if schema >= acceptedSchema {
+		return allBuckets
+	}
+	return [][]byte{bucketMeta, bucketPayments, bucketDue, bucketOutbox, bucketDelivered, bucketFollowUp}
+}
+
+// indexesOf returns the index buckets of a file of the given schema.
+func indexesOf(schema int) [][]byte {
+	if schema >= acceptedSchema {
+		return indexBuckets
+	}
+	return [][]byte{bucketDue, bucketOutbox, bucketDelivered, bucketFollowUp}
+}
+
+// appendFill is the FillPercent of writes at the end of a bucket: pages
+// left behind stay that full. Not 1.0, so that a record that grows a
+// little later (an audit event, its delivery) does not split its page at
+// once.
+const appendFill = 0.9
+
+// tailKeys is how near the last key of a bucket a write must land to count
+// as one at the end.
+const tailKeys = 32
+
+// fill sets b's FillPercent for a write of key k: appendFill when k lands
+// among the last tailKeys keys of b (a new payment, whose request id sorts
+// after the others, or a payment of the last few that is still changing;
+// a new key of a time index), bbolt's default otherwise. A page split at
+// the end is then left behind nearly full, and nothing is written to it
+// again but the last changes of its newest records; a page split anywhere
+// else keeps half its room for the keys that may still land there. bbolt
+// applies the value to every page of b the transaction writes; posagent's
+// transactions write one payment each, except bulk ones, which write in
+// key order.
+func fill(b *bolt.Bucket, k []byte) {
+	c := b.Cursor()
+	at, _ := c.Seek(k)
+	for i := 0; at != nil; i++ {
+		if i == tailKeys {
+			b.FillPercent = bolt.DefaultFillPercent
+			return
+		}
+		at, _ = c.Next()
+	}
+	b.FillPercent = appendFill
+}
 
 // Record encoding of schema 2: every value of the payments bucket, and the
 // salvage history in the meta bucket, is framed as
@@ -129,15 +201,16 @@ func indexKeys(p *Payment) map[string][]byte {
 	} else {
 		keys[string(bucketDelivered)] = timeKey(p.DeliveredAt, p.RequestID)
 	}
+	keys[string(bucketAccepted)] = timeKey(p.AcceptedAt, p.RequestID)
 	if p.FollowUp != "" {
 		keys[string(bucketFollowUp)] = []byte(p.RequestID)
 	}
 	return keys
 }
 
-var indexBuckets = [][]byte{bucketDue, bucketOutbox, bucketDelivered, bucketFollowUp}
+var indexBuckets = [][]byte{bucketDue, bucketOutbox, bucketDelivered, bucketAccepted, bucketFollowUp}
 
-// encode is the record encoding of schema 2: JSON of Payment, framed.
+// encode is the record encoding of schema 2 and later: JSON of Payment, framed.
 func encode(p *Payment) ([]byte, error) {
 	j, err := json.Marshal(p)
 	if err != nil {
@@ -219,7 +292,9 @@ func writeRecord(tx *bolt.Tx, old, p *Payment) error {
 	if err != nil {
 		return fmt.Errorf("encode payment %q: %w", p.RequestID, err)
 	}
-	if err := tx.Bucket(bucketPayments).Put([]byte(p.RequestID), v); err != nil {
+	b := tx.Bucket(bucketPayments)
+	fill(b, []byte(p.RequestID))
+	if err := b.Put([]byte(p.RequestID), v); err != nil {
 		return err
 	}
 	return moveIndex(tx, old, p)
@@ -254,6 +329,7 @@ func moveIndex(tx *bolt.Tx, old, p *Payment) error {
 			}
 		}
 		if k1 != nil {
+			fill(b, k1)
 			if err := b.Put(k1, nil); err != nil {
 				return err
 			}
@@ -307,7 +383,7 @@ func initLayout(tx *bolt.Tx) error {
 	if err != nil {
 		return err
 	}
-	for _, name := range allBuckets {
+	for _, name := range bucketsOf(v) {
 		if tx.Bucket(name) == nil {
 			return fmt.Errorf("bucket %q missing: %w", name, ErrCorrupt)
 		}
@@ -318,34 +394,68 @@ func initLayout(tx *bolt.Tx) error {
 	return nil
 }
 
-// migrate rewrites a schema-1 file as schema 2 in the caller's
-// transaction, so that a file is never part migrated: every record gets
-// its frame and checksum, and the stamp changes last. Nothing else about
-// the records changes, nor do the indexes.
+// migrate brings a file of an older schema to schemaVersion in the
+// caller's transaction, so that a file is never part migrated, and
+// changes the stamp last. From schema 1, every record gets its frame and
+// checksum; from schemas 1 and 2, the accepted index is built from the
+// records. Nothing else about the records changes, nor do the other
+// indexes.
 func migrate(tx *bolt.Tx, from int) error {
 	b := tx.Bucket(bucketPayments)
-	var recs []pair
-	err := b.ForEach(func(k, v []byte) error {
-		p, err := decodeSchema(from, v)
-		if err != nil {
-			return fmt.Errorf("migrate record %q from schema %d: %w", k, from, err)
-		}
-		nv, err := encode(&p)
+	if from < framedSchema {
+		var recs []pair
+		err := b.ForEach(func(k, v []byte) error {
+			p, err := decodeSchema(from, v)
+			if err != nil {
+				return fmt.Errorf("migrate record %q from schema %d: %w", k, from, err)
+			}
+			nv, err := encode(&p)
+			if err != nil {
+				return err
+			}
+			recs = append(recs, pair{append([]byte(nil), k...), nv})
+			return nil
+		})
 		if err != nil {
 			return err
 		}
-		recs = append(recs, pair{append([]byte(nil), k...), nv})
-		return nil
-	})
-	if err != nil {
-		return err
+		for _, r := range recs {
+			if err := b.Put(r.k, r.v); err != nil {
+				return err
+			}
+		}
 	}
-	for _, r := range recs {
-		if err := b.Put(r.k, r.v); err != nil {
+	if from < acceptedSchema {
+		if err := buildAccepted(tx); err != nil {
 			return err
 		}
 	}
 	return tx.Bucket(bucketMeta).Put(keySchema, []byte(strconv.Itoa(schemaVersion)))
+}
+
+// buildAccepted makes the accepted index afresh from the records, which
+// must be framed. The index is new to schema 3, so whatever a bucket of
+// that name holds in an older file is dropped first.
+func buildAccepted(tx *bolt.Tx) error {
+	if tx.Bucket(bucketAccepted) != nil {
+		if err := tx.DeleteBucket(bucketAccepted); err != nil {
+			return err
+		}
+	}
+	idx, err := tx.CreateBucket(bucketAccepted)
+	if err != nil {
+		return err
+	}
+	// The whole index is written in this one transaction, and bbolt
+	// splits its pages in key order when it commits, so they can be full.
+	idx.FillPercent = 1.0
+	return tx.Bucket(bucketPayments).ForEach(func(k, v []byte) error {
+		p, err := decode(k, v)
+		if err != nil {
+			return fmt.Errorf("migrate record %q to schema %d: %w", k, acceptedSchema, err)
+		}
+		return idx.Put(timeKey(p.AcceptedAt, p.RequestID), nil)
+	})
 }
 
 // parseSchema reads the schema stamp, refusing a file from a newer program

@@ -67,8 +67,8 @@ func TestSchema1FileIsMigratedAtOpen(t *testing.T) {
 	}
 	mustCheck(t, s)
 	err = s.db.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketMeta).Get(keySchema); string(v) != "2" {
-			t.Errorf("schema stamp %q after migration; want 2", v)
+		if v := tx.Bucket(bucketMeta).Get(keySchema); string(v) != "3" {
+			t.Errorf("schema stamp %q after migration; want 3", v)
 		}
 		return tx.Bucket(bucketPayments).ForEach(func(k, v []byte) error {
 			if _, err := unframe(v); err != nil {

@@ -53,7 +53,7 @@ func (s *Store) PutReconciliation(r Reconciliation) error {
 // LastReconciliation returns the summary PutReconciliation stored last; ok
 // is false when there is none. A salvaged store starts without one.
 func (s *Store) LastReconciliation() (r Reconciliation, ok bool, err error) {
-	err = s.db.View(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketMeta).Get(keyReconciliation)
 		if v == nil {
 			return nil

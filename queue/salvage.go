@@ -242,7 +242,7 @@ func readDamaged(path string) (map[string]Payment, []Salvage, *Report, error) {
 		rep.Lost = append(rep.Lost, Loss{RequestID: "*", Reason: "the file could not be read: " + err.Error()})
 		return found, nil, rep, nil
 	}
-	img := walkFile(data)
+	img := walkFile(data, nil)
 	schema, err := imageSchema(img)
 	if errors.Is(err, ErrSchema) {
 		return nil, nil, nil, err
@@ -253,7 +253,7 @@ func readDamaged(path string) (map[string]Payment, []Salvage, *Report, error) {
 		// schema 1 never leads to a record whose frame and checksum
 		// match, so one that does is of schema 2 and its records are
 		// read as such, not lost.
-		schema = schemaVersion
+		schema = framedSchema
 	}
 	var history []Salvage
 	if v := img.get(bucketMeta, keySalvages); v != nil {

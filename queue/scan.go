@@ -42,7 +42,7 @@ func scanPages(data []byte, ps, schema int, have map[string]Payment) (map[string
 			bad++
 			continue
 		}
-		if schema != schemaVersion {
+		if schema < framedSchema {
 			scanLeaf(page[:(overflow+1)*ps], old, 0)
 		}
 		i += overflow

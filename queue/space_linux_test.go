@@ -9,8 +9,8 @@ import (
 	"testing"
 )
 
-// fill writes a file at path until the file system is full.
-func fill(t *testing.T, path string) {
+// fillDisk writes a file at path until the file system is full.
+func fillDisk(t *testing.T, path string) {
 	t.Helper()
 	f, err := os.Create(path)
 	if err != nil {
@@ -52,7 +52,7 @@ func TestReserveKeepsRoomForCommitsOnAFullDisk(t *testing.T) {
 		t.Fatalf("Space before the filler = %+v, %v", sp, err)
 	}
 	filler := filepath.Join(dir, "filler")
-	fill(t, filler)
+	fillDisk(t, filler)
 	if sp, err := s.Space(); err != nil || sp.Free != 0 {
 		t.Fatalf("Space on a full disk = %+v, %v; want nothing free", sp, err)
 	}

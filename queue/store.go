@@ -71,7 +71,11 @@ const fileMode = 0o600
 //
 // Neither the check nor the salvage lets bbolt read a damaged file, so
 // damage cannot make Open crash or hang; both take time in proportion to
-// the file's size and hold it in memory once.
+// the file's size and hold it in memory once. A read-only Open checks
+// less (checkReading: the structure, every record's checksum, and the
+// accepted index), and on Unix through a read-only map of the file, so
+// that reading a large store needs little memory of its own; Check runs
+// the full check on demand.
 func Open(path string, opts Options) (*Store, error) {
 	s := &Store{path: path, now: opts.Now, auditLimit: opts.AuditLimit, readOnly: opts.ReadOnly}
 	if s.now == nil {
@@ -142,15 +146,16 @@ func verify(path string, timeout time.Duration) error {
 	return checkFile(file, false)
 }
 
-// open opens the bbolt file at s.path: a read-only store is checked, a
-// writable one (already checked by verify) is laid out and migrated.
+// open opens the bbolt file at s.path: a read-only store is checked in
+// bounded memory (checkReading), a writable one (already checked in full
+// by verify) is laid out and migrated.
 func (s *Store) open(readOnly bool, timeout time.Duration) error {
 	db, file, err := openBolt(s.path, readOnly, timeout)
 	if err != nil {
 		return err
 	}
 	if readOnly {
-		err = checkFile(file, true)
+		err = checkReading(file)
 	} else {
 		err = db.Update(initLayout)
 	}

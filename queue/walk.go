@@ -142,7 +142,14 @@ func readMeta(data []byte, off int) (meta, error) {
 // walkFile walks the bbolt file in data; see the invariant above. It never
 // reads outside data and visits each page at most once, so its time and
 // memory are bounded by the file's size.
-func walkFile(data []byte) *fileImage {
+//
+// The pairs of a top-level bucket named in visit are passed to its
+// function, in key order, instead of being kept in buckets (which then
+// holds the name with no pairs), so that a walk can check a large file
+// without holding a slice per record. The buckets are walked in name
+// order, so a visitor of one bucket may read the pairs kept of a bucket
+// whose name sorts before it.
+func walkFile(data []byte, visit map[string]func(k, v []byte)) *fileImage {
 	img := &fileImage{data: data, buckets: map[string][]pair{}}
 	m0, err0 := readMeta(data, 0)
 	ps := m0.ps
@@ -200,9 +207,14 @@ func walkFile(data []byte) *fileImage {
 			return
 		}
 		var ps []pair
+		fn := visit[string(k)]
 		if img.walkBucket(k, v, 1, func(flags uint32, k, v []byte) {
 			if flags != 0 {
 				img.damage.addf("bucket element %q has flags %#x", k, flags)
+				return
+			}
+			if fn != nil {
+				fn(k, v)
 				return
 			}
 			ps = append(ps, pair{k, v})

@@ -3,6 +3,7 @@ package report
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -86,19 +87,29 @@ type Line struct {
 }
 
 // Payments is where Read reads the stored payments: status.Reader, which
-// reads the store file or a running agent's status endpoint.
+// reads the store file or a running agent's status endpoint a page at a
+// time.
 type Payments interface {
-	List(ctx context.Context, f queue.Filter) ([]queue.Payment, error)
+	Each(ctx context.Context, f queue.Filter, fn func(*queue.Payment) error) error
 }
 
+// errDayEnd stops Read's listing at the first payment after the day.
+var errDayEnd = errors.New("past the end of the day")
+
 // Read reads the payments accepted on day from src and makes the day's
-// report. It asks src for the payments accepted since the day's start:
-// the store has no index by acceptance time, so a store file is read
-// whole, and a day long past brings every later payment along, which
-// Build leaves out.
+// report. It lists them oldest first from the day's start, by the store's
+// index by acceptance time, and stops at the first accepted after the day:
+// the cost is that of the day's payments, not of the store's.
 func Read(ctx context.Context, src Payments, day Day) (*Report, error) {
-	ps, err := src.List(ctx, queue.Filter{Since: day.Start})
-	if err != nil {
+	var ps []queue.Payment
+	err := src.Each(ctx, queue.Filter{Since: day.Start, Oldest: true}, func(p *queue.Payment) error {
+		if !p.AcceptedAt.Before(day.End) {
+			return errDayEnd
+		}
+		ps = append(ps, *p)
+		return nil
+	})
+	if err != nil && !errors.Is(err, errDayEnd) {
 		return nil, fmt.Errorf("cannot read the stored payments: %w", err)
 	}
 	return Build(ps, day)

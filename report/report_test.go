@@ -248,8 +248,8 @@ func TestBuildRefusesATotalBeyondInt64(t *testing.T) {
 // storeList reads a *queue.Store as Read does through status.Reader.
 type storeList struct{ s *queue.Store }
 
-func (l storeList) List(_ context.Context, f queue.Filter) ([]queue.Payment, error) {
-	return l.s.List(f)
+func (l storeList) Each(_ context.Context, f queue.Filter, fn func(*queue.Payment) error) error {
+	return l.s.Each(f, fn)
 }
 
 func TestReadReadsTheDayFromAStore(t *testing.T) {

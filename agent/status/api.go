@@ -1,6 +1,7 @@
 package status
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -67,25 +68,126 @@ func (s *Server) apiStatus(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// apiPayments lists payments as queue.List does; the query parameters are
-// the fields of queue.Filter: state (repeated or comma-separated), since
-// (RFC 3339 or a date, YYYY-MM-DD, taken as UTC midnight), follow_up=true
-// and limit.
+// apiPayments lists payments as queue.Store.Each does; the query
+// parameters are the fields of queue.Filter: state (repeated or
+// comma-separated), since (RFC 3339 or a date, YYYY-MM-DD, taken as UTC
+// midnight), follow_up=true, limit, oldest=true (earliest accepted first)
+// and after (a position, queue.Position.String).
+//
+// The answer is a JSON array, written as the payments are read, a page of
+// the store at a time, each page its own short read transaction: however
+// many payments it holds, the agent holds one page of them in memory and
+// no read transaction stays open while the client reads. With page=true
+// it is one page (queue.Store.PageJSON), and the header Posagent-Next gives
+// the after of the next page when there is one; Client reads that way.
 func (s *Server) apiPayments(w http.ResponseWriter, r *http.Request) {
-	f, err := ParseFilter(r.URL.Query())
+	q := r.URL.Query()
+	f, err := ParseFilter(q)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
-	ps, err := s.store.List(f)
+	if v := first(q["page"]); v != "" {
+		one, err := strconv.ParseBool(v)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("page %q is not true or false", v))
+			return
+		}
+		if one {
+			s.apiPage(w, f)
+			return
+		}
+	}
+	var aw *arrayWriter
+	err = s.store.Each(f, func(p *queue.Payment) error {
+		if err := r.Context().Err(); err != nil {
+			return err
+		}
+		if aw == nil {
+			aw = newArrayWriter(w)
+		}
+		return aw.add(p)
+	})
+	switch {
+	case err != nil && aw == nil:
+		writeError(w, http.StatusInternalServerError, fmt.Errorf("cannot read the payments: %w", err))
+	case err != nil:
+		// The status line went out with the first payment: cutting the
+		// answer short is the one way left to say it failed.
+		panic(http.ErrAbortHandler)
+	case aw == nil:
+		writeJSON(w, http.StatusOK, []queue.Payment{})
+	default:
+		if err := aw.close(); err != nil {
+			panic(http.ErrAbortHandler)
+		}
+	}
+}
+
+// apiPage answers one page of f, the records' JSON as stored, compact:
+// the agent neither decodes nor encodes a payment for it unless f
+// selects by state or follow-up.
+func (s *Server) apiPage(w http.ResponseWriter, f queue.Filter) {
+	pg, err := s.store.PageJSON(f)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, fmt.Errorf("cannot read the payments: %w", err))
 		return
 	}
-	if ps == nil {
-		ps = []queue.Payment{}
+	if !pg.Next.IsZero() {
+		w.Header().Set(nextHeader, pg.Next.String())
 	}
-	writeJSON(w, http.StatusOK, ps)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	bw.WriteByte('[')
+	for i, j := range pg.Records {
+		if i > 0 {
+			bw.WriteString(",\n")
+		}
+		bw.Write(j)
+	}
+	bw.WriteString("]\n")
+	bw.Flush()
+}
+
+// nextHeader carries the position after which the next page starts.
+const nextHeader = "Posagent-Next"
+
+// arrayWriter writes a JSON array element by element, in the layout
+// writeJSON gives a whole array, through a buffer.
+type arrayWriter struct {
+	bw *bufio.Writer
+	n  int
+}
+
+// newArrayWriter sends the headers of a 200 answer and starts the array.
+func newArrayWriter(w http.ResponseWriter) *arrayWriter {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	return &arrayWriter{bw: bufio.NewWriterSize(w, 64<<10)}
+}
+
+func (a *arrayWriter) add(v any) error {
+	j, err := json.MarshalIndent(v, "  ", "  ")
+	if err != nil {
+		return err
+	}
+	sep := ",\n  "
+	if a.n == 0 {
+		sep = "[\n  "
+	}
+	a.n++
+	a.bw.WriteString(sep)
+	_, err = a.bw.Write(j)
+	return err
+}
+
+// close ends the array and flushes it.
+func (a *arrayWriter) close() error {
+	a.bw.WriteString("\n]\n")
+	return a.bw.Flush()
 }
 
 // apiPayment returns one payment, or 404 when there is none by that id.
@@ -136,6 +238,20 @@ func ParseFilter(q map[string][]string) (queue.Filter, error) {
 			return f, fmt.Errorf("limit %q is not a whole number of payments", v)
 		}
 		f.Limit = n
+	}
+	if v := first(q["oldest"]); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return f, fmt.Errorf("oldest %q is not true or false", v)
+		}
+		f.Oldest = b
+	}
+	if v := first(q["after"]); v != "" {
+		pos, err := queue.ParsePosition(v)
+		if err != nil {
+			return f, err
+		}
+		f.After = pos
 	}
 	return f, nil
 }

@@ -21,6 +21,7 @@ type Client struct {
 	base  string // http://host:port
 	token string // sent as a bearer token when not empty
 	hc    *http.Client
+	page  int // payments asked for per request by Each
 }
 
 // NewClient returns a Client for the endpoint listening on addr (host:port,
@@ -39,7 +40,7 @@ func NewClient(addr, token string) *Client {
 	if port != "" {
 		base = "http://" + net.JoinHostPort(host, port)
 	}
-	return &Client{base: base, token: token, hc: &http.Client{Timeout: 10 * time.Second}}
+	return &Client{base: base, token: token, hc: &http.Client{Timeout: 10 * time.Second}, page: queue.MaxPage}
 }
 
 // Status returns the agent's state as /api/status gives it.
@@ -49,11 +50,82 @@ func (c *Client) Status(ctx context.Context) (Snapshot, error) {
 	return s.Snapshot, err
 }
 
-// List returns the payments f selects, as queue.Store.List does.
+// List returns the payments f selects, as queue.Store.List does. It
+// holds them all; Each reads them a page at a time.
 func (c *Client) List(ctx context.Context, f queue.Filter) ([]queue.Payment, error) {
 	var ps []queue.Payment
-	err := c.get(ctx, "/api/payments?"+FilterQuery(f).Encode(), &ps)
+	err := c.Each(ctx, f, func(p *queue.Payment) error {
+		ps = append(ps, *p)
+		return nil
+	})
 	return ps, err
+}
+
+// Each calls fn with every payment f selects, in f's order, up to
+// f.Limit, as queue.Store.Each does, and stops at fn's first error. It
+// asks for one page at a time (/api/payments?page=true) and decodes each
+// payment as it arrives, so it holds at most one page, and every request
+// is short: the agent never keeps a read transaction open for it.
+func (c *Client) Each(ctx context.Context, f queue.Filter, fn func(*queue.Payment) error) error {
+	limited, left := f.Limit > 0, f.Limit
+	for {
+		f.Limit = c.page
+		if limited {
+			f.Limit = min(left, c.page)
+		}
+		q := FilterQuery(f)
+		q.Set("page", "true")
+		r, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/api/payments?"+q.Encode(), nil)
+		if err != nil {
+			return err
+		}
+		n := 0
+		var next string
+		var fnErr error // fn's own, returned as it is
+		err = c.send(r, func(resp *http.Response) error {
+			next = resp.Header.Get(nextHeader)
+			return decodeArray(resp.Body, func(p *queue.Payment) error {
+				n++
+				fnErr = fn(p)
+				return fnErr
+			})
+		})
+		if fnErr != nil {
+			return fnErr
+		}
+		if err != nil {
+			return err
+		}
+		left -= n
+		if next == "" || limited && left <= 0 {
+			return nil
+		}
+		if f.After, err = queue.ParsePosition(next); err != nil {
+			return fmt.Errorf("the running agent's status endpoint %s gave a next page the client cannot read: %w", c.base, err)
+		}
+	}
+}
+
+// decodeArray decodes the JSON array of payments in r one element at a
+// time, passing each to fn.
+func decodeArray(r io.Reader, fn func(*queue.Payment) error) error {
+	dec := json.NewDecoder(r)
+	if t, err := dec.Token(); err != nil || t != json.Delim('[') {
+		return fmt.Errorf("not a JSON array of payments (%v)", err)
+	}
+	for dec.More() {
+		var p queue.Payment
+		if err := dec.Decode(&p); err != nil {
+			return err
+		}
+		if err := fn(&p); err != nil {
+			return err
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return fmt.Errorf("the array of payments is cut short: %w", err)
+	}
+	return nil
 }
 
 // Get returns payment req; an unknown one gives an error wrapping
@@ -91,8 +163,20 @@ func (c *Client) get(ctx context.Context, path string, v any) error {
 	return c.do(r, v)
 }
 
+// maxAnswer bounds an answer of one object (a payment, the status) that
+// the client reads whole.
+const maxAnswer = 64 << 20
+
 // do sends r and decodes the JSON of a 200 answer into v.
 func (c *Client) do(r *http.Request, v any) error {
+	return c.send(r, func(resp *http.Response) error {
+		return json.NewDecoder(io.LimitReader(resp.Body, maxAnswer)).Decode(v)
+	})
+}
+
+// send sends r and passes a 200 answer to read; any other answer is an
+// error that says what the agent said.
+func (c *Client) send(r *http.Request, read func(*http.Response) error) error {
 	path := r.URL.RequestURI()
 	if c.token != "" {
 		r.Header.Set("Authorization", "Bearer "+c.token)
@@ -102,11 +186,11 @@ func (c *Client) do(r *http.Request, v any) error {
 		return fmt.Errorf("the running agent's status endpoint %s does not answer; check status.listen and that posagent runs: %w", c.base, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return fmt.Errorf("reading the answer of %s%s: %w", c.base, path, err)
-	}
 	if resp.StatusCode != http.StatusOK {
+		body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+		if err != nil {
+			return fmt.Errorf("reading the answer of %s%s: %w", c.base, path, err)
+		}
 		var e errorJSON
 		json.Unmarshal(body, &e)
 		if resp.StatusCode == http.StatusNotFound && e.Error != "" {
@@ -117,7 +201,10 @@ func (c *Client) do(r *http.Request, v any) error {
 		}
 		return fmt.Errorf("the running agent's status endpoint answered %s: %s", resp.Status, e.Error)
 	}
-	if err := json.Unmarshal(body, v); err != nil {
+	if err := read(resp); err != nil {
+		if ctxErr := r.Context().Err(); ctxErr != nil {
+			return ctxErr
+		}
 		return fmt.Errorf("the answer of %s%s is not the expected JSON: %w", c.base, path, err)
 	}
 	return nil
@@ -137,6 +224,12 @@ func FilterQuery(f queue.Filter) url.Values {
 	}
 	if f.Limit > 0 {
 		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	if f.Oldest {
+		q.Set("oldest", "true")
+	}
+	if !f.After.IsZero() {
+		q.Set("after", f.After.String())
 	}
 	return q
 }

@@ -13,7 +13,15 @@ import (
 // no agent runs, or through the running agent's status endpoint when the
 // agent holds the file.
 type Reader interface {
+	// List returns the payments f selects, all at once: use it with a
+	// Limit, or on small stores.
 	List(ctx context.Context, f queue.Filter) ([]queue.Payment, error)
+	// Each calls fn with every payment f selects, in f's order, up to
+	// f.Limit, and stops at fn's first error or when ctx ends. It reads
+	// a page at a time (queue.Store.Each, or one request per page to the
+	// running agent), so that neither this process nor the agent holds
+	// more than a page, and fn runs outside any read transaction.
+	Each(ctx context.Context, f queue.Filter, fn func(*queue.Payment) error) error
 	Get(ctx context.Context, req string) (queue.Payment, error)
 	// Source says where the payments come from, for messages.
 	Source() string
@@ -90,6 +98,14 @@ type storeReader struct{ s *queue.Store }
 func (r storeReader) List(_ context.Context, f queue.Filter) ([]queue.Payment, error) {
 	return r.s.List(f)
 }
+func (r storeReader) Each(ctx context.Context, f queue.Filter, fn func(*queue.Payment) error) error {
+	return r.s.Each(f, func(p *queue.Payment) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return fn(p)
+	})
+}
 func (r storeReader) Get(_ context.Context, req string) (queue.Payment, error) { return r.s.Get(req) }
 func (r storeReader) Source() string                                           { return r.s.Path() }
 func (r storeReader) Close() error                                             { return r.s.Close() }
@@ -99,6 +115,9 @@ type endpointReader struct{ c *Client }
 
 func (r endpointReader) List(ctx context.Context, f queue.Filter) ([]queue.Payment, error) {
 	return r.c.List(ctx, f)
+}
+func (r endpointReader) Each(ctx context.Context, f queue.Filter, fn func(*queue.Payment) error) error {
+	return r.c.Each(ctx, f, fn)
 }
 func (r endpointReader) Get(ctx context.Context, req string) (queue.Payment, error) {
 	return r.c.Get(ctx, req)

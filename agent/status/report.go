@@ -51,6 +51,6 @@ func (s *Server) today(ctx context.Context, now time.Time) (*report.Report, erro
 // status.Reader has too.
 type lister struct{ p Payments }
 
-func (l lister) List(_ context.Context, f queue.Filter) ([]queue.Payment, error) {
-	return l.p.List(f)
+func (l lister) Each(_ context.Context, f queue.Filter, fn func(*queue.Payment) error) error {
+	return l.p.Each(f, fn)
 }

@@ -11,7 +11,8 @@ import (
 // *queue.Store satisfies it.
 type Payments interface {
 	Get(req string) (queue.Payment, error)
-	List(f queue.Filter) ([]queue.Payment, error)
+	Each(f queue.Filter, fn func(*queue.Payment) error) error
+	PageJSON(f queue.Filter) (queue.JSONPage, error)
 	Unfinished() ([]queue.Payment, error)
 	Outbox() ([]queue.Payment, error)
 	Stats() (queue.Stats, error)

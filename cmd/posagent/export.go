@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -43,7 +44,12 @@ func runQueueExport(ctx context.Context, args []string, stdout, stderr io.Writer
 		return exitFailure
 	}
 	defer r.Close()
-	if err := writeExport(ctx, r, stdout, since, *format); err != nil {
+	out := bufio.NewWriterSize(stdout, 64<<10)
+	err = writeExport(ctx, r, out, since, *format)
+	if err == nil {
+		err = out.Flush()
+	}
+	if err != nil {
 		fmt.Fprintf(stderr, "posagent queue export: %v\n", err)
 		return exitFailure
 	}

@@ -3,10 +3,9 @@ package main
 import (
 	"context"
 	"encoding/csv"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -35,31 +34,43 @@ var exportColumns = []string{
 // end-of-day reconciliation and disputes: as CSV (one row per payment, the
 // audit trail in the last column, one event per line) or as a JSON array of
 // the stored records. It reads through r, so it works whether or not an
-// agent is running.
+// agent is running, a page at a time, and writes each payment as it is
+// read: the export of any store holds one page in memory.
 func writeExport(ctx context.Context, r status.Reader, w io.Writer, since time.Time, format string) error {
 	if format != exportCSV && format != exportJSON {
 		return fmt.Errorf("export format %q is not csv or json", format)
 	}
-	ps, err := r.List(ctx, queue.Filter{Since: since})
-	if err != nil {
+	var (
+		add   func(p *queue.Payment) error
+		close func() error
+	)
+	if format == exportJSON {
+		arr := newJSONArray(w)
+		add, close = func(p *queue.Payment) error { return arr.add(p) }, arr.close
+	} else {
+		cw := csv.NewWriter(w)
+		cw.Write(exportColumns)
+		add = func(p *queue.Payment) error {
+			cw.Write(exportRow(p))
+			return cw.Error()
+		}
+		close = func() error { cw.Flush(); return cw.Error() }
+	}
+	errWrite := errors.New("write")
+	var werr error
+	err := r.Each(ctx, queue.Filter{Since: since, Oldest: true}, func(p *queue.Payment) error {
+		if werr = add(p); werr != nil {
+			return errWrite
+		}
+		return nil
+	})
+	switch {
+	case werr != nil:
+		return werr
+	case err != nil:
 		return fmt.Errorf("cannot read the payments from %s: %w", r.Source(), err)
 	}
-	slices.Reverse(ps) // List gives the most recent first
-	if format == exportJSON {
-		if ps == nil {
-			ps = []queue.Payment{}
-		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(ps)
-	}
-	cw := csv.NewWriter(w)
-	cw.Write(exportColumns)
-	for i := range ps {
-		cw.Write(exportRow(&ps[i]))
-	}
-	cw.Flush()
-	return cw.Error()
+	return close()
 }
 
 // exportRow is one payment as a CSV row in the order of exportColumns.

@@ -10,30 +10,89 @@ import (
 	"github.com/posagent/posagent/queue"
 )
 
-// writePayments writes ps to w for `posagent queue list`: one line each
-// under a header, or a JSON array when asJSON.
-func writePayments(w io.Writer, ps []queue.Payment, asJSON bool) error {
+// lister writes payments for `posagent queue list` as they are read: a
+// header and one line each, or a JSON array when asJSON.
+type lister struct {
+	asJSON bool
+	tw     *tabwriter.Writer
+	arr    *jsonArray
+	rows   int
+}
+
+// listFlush is how many lines share their column widths: the table is
+// flushed after each such run, so a long listing is never held whole.
+const listFlush = 1000
+
+func newLister(w io.Writer, asJSON bool) *lister {
 	if asJSON {
-		if ps == nil {
-			ps = []queue.Payment{}
-		}
-		return writeJSON(w, ps)
+		return &lister{asJSON: true, arr: newJSONArray(w)}
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "REQ\tSTATE\tAMOUNT\tACCEPTED\tCALLS\tCODE\tDELIVERED\tFOLLOW-UP")
-	for i := range ps {
-		p := &ps[i]
-		delivered := "-"
-		if p.Delivered() {
-			delivered = p.DeliveredAt.Format(time.RFC3339)
-		} else if p.State.Final() {
-			delivered = "waiting"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%d %s\t%s\t%d\t%s\t%s\t%s\n",
-			p.RequestID, p.State, p.Amount, p.Currency, p.AcceptedAt.Format(time.RFC3339),
-			p.Inquiries+p.Cancels, orDash(p.Result.Code), delivered, orDash(p.FollowUp))
+	return &lister{tw: tw}
+}
+
+// add writes p.
+func (l *lister) add(p *queue.Payment) error {
+	if l.asJSON {
+		return l.arr.add(p)
 	}
-	return tw.Flush()
+	delivered := "-"
+	if p.Delivered() {
+		delivered = p.DeliveredAt.Format(time.RFC3339)
+	} else if p.State.Final() {
+		delivered = "waiting"
+	}
+	fmt.Fprintf(l.tw, "%s\t%s\t%d %s\t%s\t%d\t%s\t%s\t%s\n",
+		p.RequestID, p.State, p.Amount, p.Currency, p.AcceptedAt.Format(time.RFC3339),
+		p.Inquiries+p.Cancels, orDash(p.Result.Code), delivered, orDash(p.FollowUp))
+	if l.rows++; l.rows%listFlush == 0 {
+		return l.tw.Flush()
+	}
+	return nil
+}
+
+// close ends the listing.
+func (l *lister) close() error {
+	if l.asJSON {
+		return l.arr.close()
+	}
+	return l.tw.Flush()
+}
+
+// jsonArray writes a JSON array element by element, laid out as a
+// json.Encoder indenting by two spaces lays out the whole array.
+type jsonArray struct {
+	w io.Writer
+	n int
+}
+
+func newJSONArray(w io.Writer) *jsonArray { return &jsonArray{w: w} }
+
+func (a *jsonArray) add(v any) error {
+	j, err := json.MarshalIndent(v, "  ", "  ")
+	if err != nil {
+		return err
+	}
+	sep := ",\n  "
+	if a.n == 0 {
+		sep = "[\n  "
+	}
+	a.n++
+	if _, err := io.WriteString(a.w, sep); err != nil {
+		return err
+	}
+	_, err = a.w.Write(j)
+	return err
+}
+
+func (a *jsonArray) close() error {
+	end := "\n]\n"
+	if a.n == 0 {
+		end = "[]\n"
+	}
+	_, err := io.WriteString(a.w, end)
+	return err
 }
 
 // writePayment writes p to w for `posagent queue show`: its fields, then its

@@ -38,7 +38,7 @@ func commands() []command {
 		{"run", "[-config PATH]", "run the agent in the foreground (what the service runs)", runRun},
 		{"demo", "[-payments N]", "a simulated register and a fake Alipay on this machine; shows payments flowing, no setup", runDemo},
 		{"register-sim", "-port PATH", "act as a register on a real port, printing every frame, for line tests", runRegisterSim},
-		{"queue", "list|show REQ [-config PATH] [-json] | export [-since DATE] [-format csv|json]", "list the stored payments, show one with its audit trail, or export them all", runQueue},
+		{"queue", "list [-limit N] [-before REQ] [-since DATE] [-json] | show REQ [-json] | export [-since DATE] [-format csv|json] [-config PATH]", "list the newest stored payments a page at a time, show one with its audit trail, or export them all", runQueue},
 		{"report", reportSynopsis, "the day at this terminal, for closing: by currency, the totals of SUCCESS, FAIL and CANCELLED, and the payments still open, flagged or not confirmed by the register", runReport},
 		{"reconcile", reconcileSynopsis, "compare Antom's transaction or settlement details reports (CSV) with the stored payments; exit 1 when something differs", runReconcile},
 		{"inquire", "[-config PATH] (-request-id ID | -payment-id ID) [-json]", "one signed inquiryPayment; prints Alipay's verified answer", runInquire},

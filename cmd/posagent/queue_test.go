@@ -76,3 +76,38 @@ func TestQueueListAndShow(t *testing.T) {
 		t.Errorf("queue show without a request id exited %d, want 2", r.code)
 	}
 }
+
+func TestQueueListPages(t *testing.T) {
+	config := queueConfig(t) // pos-2 accepted after pos-1
+
+	r := runArgs(t, "queue", "list", "-config", config, "-limit", "1")
+	if r.code != 0 || !strings.Contains(r.stdout, "pos-2") || strings.Contains(r.stdout, "pos-1") ||
+		!strings.Contains(r.stderr, "posagent queue list -before pos-2") {
+		t.Fatalf("queue list -limit 1: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = runArgs(t, "queue", "list", "-config", config, "-limit", "1", "-before", "pos-2", "-json")
+	var ps []queue.Payment
+	if err := json.Unmarshal([]byte(r.stdout), &ps); err != nil || len(ps) != 1 || ps[0].RequestID != "pos-1" || r.stderr != "" {
+		t.Fatalf("queue list -before pos-2: %v %v\n%s%s", err, reqIDs(ps), r.stdout, r.stderr)
+	}
+	r = runArgs(t, "queue", "list", "-config", config, "-before", "pos-1", "-json")
+	if r.code != 0 || strings.TrimSpace(r.stdout) != "[]" {
+		t.Fatalf("queue list -before the oldest: %d %q %s", r.code, r.stdout, r.stderr)
+	}
+	r = runArgs(t, "queue", "list", "-config", config, "-before", "pos-9")
+	if r.code != 1 || !strings.Contains(r.stderr, "pos-9") {
+		t.Fatalf("queue list -before an unknown payment: %d %q", r.code, r.stderr)
+	}
+	r = runArgs(t, "queue", "list", "-config", config, "-limit", "-1")
+	if r.code != 2 {
+		t.Fatalf("queue list -limit -1 exited %d, want 2", r.code)
+	}
+}
+
+func reqIDs(ps []queue.Payment) []string {
+	var ids []string
+	for _, p := range ps {
+		ids = append(ids, p.RequestID)
+	}
+	return ids
+}
