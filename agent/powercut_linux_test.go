@@ -500,38 +500,49 @@ func (r *payingRegister) waitReady(t *testing.T, req string) {
 }
 
 // payStream pays payments of every kind, one after the other, until ctx
-// ends. Each PAY is sent again until it is answered; a payment
-// the register cancels gets its CANCEL the same way once accepted.
+// ends.
 func (r *payingRegister) payStream(ctx context.Context, srv *alipaysim.Server) {
 	for i := 0; ctx.Err() == nil; i++ {
 		req := fmt.Sprintf("pc-%05d", i)
 		k := payKind(i % int(payKinds))
 		srv.Script(req, k.script())
-		r.mu.Lock()
-		r.kindOf[req] = k
-		r.mu.Unlock()
-		pay := device.Pay{Req: req, Amount: 100, Currency: "USD"}
-		if k == payTimeout {
-			pay.Expiry = 10 * time.Second // the shortest a PAY may ask for
-		}
-		if !r.payUntilAnswered(ctx, pay) {
+		if !r.payOne(ctx, req, k) {
 			return
 		}
-		if k == payRegisterCancel {
-			for ctx.Err() == nil {
-				r.Cancel(ctx, req)
-				if r.answered(ctx, func(m device.Message) bool {
-					s, ok := m.(device.Status)
-					return ok && s.Req == req && (s.State == "CANCELLING" || device.IsFinal(s.State))
-				}) {
-					r.mu.Lock()
-					r.cancelled[req] = true
-					r.mu.Unlock()
-					break
-				}
-			}
+	}
+}
+
+// payOne pays payment req of kind k, whose script the fake Alipay plays
+// already, and reports whether the agent answered before ctx ended. The PAY
+// is sent again until it is answered; a payment the register cancels gets
+// its CANCEL the same way once accepted.
+func (r *payingRegister) payOne(ctx context.Context, req string, k payKind) bool {
+	r.mu.Lock()
+	r.kindOf[req] = k
+	r.mu.Unlock()
+	pay := device.Pay{Req: req, Amount: 100, Currency: "USD"}
+	if k == payTimeout {
+		pay.Expiry = 10 * time.Second // the shortest a PAY may ask for
+	}
+	if !r.payUntilAnswered(ctx, pay) {
+		return false
+	}
+	if k != payRegisterCancel {
+		return true
+	}
+	for ctx.Err() == nil {
+		r.Cancel(ctx, req)
+		if r.answered(ctx, func(m device.Message) bool {
+			s, ok := m.(device.Status)
+			return ok && s.Req == req && (s.State == "CANCELLING" || device.IsFinal(s.State))
+		}) {
+			r.mu.Lock()
+			r.cancelled[req] = true
+			r.mu.Unlock()
+			return true
 		}
 	}
+	return false
 }
 
 // payUntilAnswered sends p every resendAfter until the agent answers it ACCEPTED or
