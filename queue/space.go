@@ -47,14 +47,11 @@ type room struct {
 //
 // The store's writes are paused while Reserve runs.
 func (s *Store) Reserve(n int64) error {
-	if s.readOnly {
-		return ErrReadOnly
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if err := s.attached(); err != nil {
-		return err
-	}
+	return s.writing(func() error { return s.reserve(n) })
+}
+
+// reserve is Reserve, the store locked.
+func (s *Store) reserve(n int64) error {
 	// A write transaction, rolled back, writes nothing: it only holds
 	// bbolt's writer lock so that no commit moves the high-water mark
 	// while the room is measured and made.

@@ -266,6 +266,13 @@ func (s *Store) view(fn func(tx *bolt.Tx) error) error {
 // longer the one at its path (ErrDetached): a change written into a file
 // that was removed or replaced would be lost when the program ends.
 func (s *Store) update(fn func(tx *bolt.Tx) error) error {
+	return s.writing(func() error { return s.db.Update(fn) })
+}
+
+// writing runs fn, which writes to the file, unless the store is read-only
+// (ErrReadOnly) or its file is no longer the one at its path (ErrDetached);
+// the file is not swapped while fn runs.
+func (s *Store) writing(fn func() error) error {
 	if s.readOnly {
 		return ErrReadOnly
 	}
@@ -274,5 +281,5 @@ func (s *Store) update(fn func(tx *bolt.Tx) error) error {
 	if err := s.attached(); err != nil {
 		return err
 	}
-	return s.db.Update(fn)
+	return fn()
 }

@@ -106,7 +106,7 @@ func (s *Server) apiPayments(w http.ResponseWriter, r *http.Request) {
 		if aw == nil {
 			aw = newArrayWriter(w)
 		}
-		return aw.add(p)
+		return aw.Add(p)
 	})
 	switch {
 	case err != nil && aw == nil:
@@ -154,11 +154,10 @@ func (s *Server) apiPage(w http.ResponseWriter, f queue.Filter) {
 // nextHeader carries the position after which the next page starts.
 const nextHeader = "Posagent-Next"
 
-// arrayWriter writes a JSON array element by element, in the layout
-// writeJSON gives a whole array, through a buffer.
+// arrayWriter is the JSON array of a 200 answer, through a buffer.
 type arrayWriter struct {
+	*JSONArray
 	bw *bufio.Writer
-	n  int
 }
 
 // newArrayWriter sends the headers of a 200 answer and starts the array.
@@ -166,27 +165,15 @@ func newArrayWriter(w http.ResponseWriter) *arrayWriter {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
-	return &arrayWriter{bw: bufio.NewWriterSize(w, 64<<10)}
-}
-
-func (a *arrayWriter) add(v any) error {
-	j, err := json.MarshalIndent(v, "  ", "  ")
-	if err != nil {
-		return err
-	}
-	sep := ",\n  "
-	if a.n == 0 {
-		sep = "[\n  "
-	}
-	a.n++
-	a.bw.WriteString(sep)
-	_, err = a.bw.Write(j)
-	return err
+	bw := bufio.NewWriterSize(w, 64<<10)
+	return &arrayWriter{JSONArray: NewJSONArray(bw), bw: bw}
 }
 
 // close ends the array and flushes it.
 func (a *arrayWriter) close() error {
-	a.bw.WriteString("\n]\n")
+	if err := a.Close(); err != nil {
+		return err
+	}
 	return a.bw.Flush()
 }
 

@@ -45,8 +45,8 @@ func writeExport(ctx context.Context, r status.Reader, w io.Writer, since time.T
 		close func() error
 	)
 	if format == exportJSON {
-		arr := newJSONArray(w)
-		add, close = func(p *queue.Payment) error { return arr.add(p) }, arr.close
+		arr := status.NewJSONArray(w)
+		add, close = func(p *queue.Payment) error { return arr.Add(p) }, arr.Close
 	} else {
 		cw := csv.NewWriter(w)
 		cw.Write(exportColumns)

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
+	"github.com/posagent/posagent/agent/status"
 	"github.com/posagent/posagent/config"
 )
 
@@ -56,4 +58,37 @@ func configFlag(fs *flag.FlagSet) *string {
 // environment, then the platform's default.
 func configPath(flagValue string) string {
 	return config.ResolvePath(flagValue, os.Getenv)
+}
+
+// sinceFlag adds the -since flag to fs: a date (UTC) or an RFC 3339 time,
+// parsed as the flag is, so that a bad value is a usage mistake.
+func sinceFlag(fs *flag.FlagSet) *time.Time {
+	since := new(time.Time)
+	fs.Func("since", "only payments accepted at or after this date (2026-11-30, UTC) or time (RFC 3339)", func(v string) error {
+		t, err := status.ParseSince(v)
+		if err == nil {
+			*since = t
+		}
+		return err
+	})
+	return since
+}
+
+// openStore loads the configuration at cfgPath and opens the payment store
+// it names for reading: the file itself, read-only, or the running agent's
+// status endpoint while the agent holds the file. When it cannot, it says
+// why on stderr, in the name of command, and returns the exit status with
+// ok false.
+func openStore(cfgPath, command string, stderr io.Writer) (cfg *config.Config, r status.Reader, code int, ok bool) {
+	cfg, err := config.Load(configPath(cfgPath))
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return nil, nil, exitUsage, false
+	}
+	r, err = status.OpenReader(cfg.Storage.Path, cfg.StatusEndpoint(), time.Second)
+	if err != nil {
+		fmt.Fprintf(stderr, "posagent %s: %v\n", command, err)
+		return nil, nil, exitFailure, false
+	}
+	return cfg, r, exitOK, true
 }

@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/posagent/posagent/agent/status"
 	"github.com/posagent/posagent/queue"
 )
 
@@ -15,7 +16,7 @@ import (
 type lister struct {
 	asJSON bool
 	tw     *tabwriter.Writer
-	arr    *jsonArray
+	arr    *status.JSONArray
 	rows   int
 }
 
@@ -25,7 +26,7 @@ const listFlush = 1000
 
 func newLister(w io.Writer, asJSON bool) *lister {
 	if asJSON {
-		return &lister{asJSON: true, arr: newJSONArray(w)}
+		return &lister{asJSON: true, arr: status.NewJSONArray(w)}
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "REQ\tSTATE\tAMOUNT\tACCEPTED\tCALLS\tCODE\tDELIVERED\tFOLLOW-UP")
@@ -35,7 +36,7 @@ func newLister(w io.Writer, asJSON bool) *lister {
 // add writes p.
 func (l *lister) add(p *queue.Payment) error {
 	if l.asJSON {
-		return l.arr.add(p)
+		return l.arr.Add(p)
 	}
 	delivered := "-"
 	if p.Delivered() {
@@ -55,44 +56,9 @@ func (l *lister) add(p *queue.Payment) error {
 // close ends the listing.
 func (l *lister) close() error {
 	if l.asJSON {
-		return l.arr.close()
+		return l.arr.Close()
 	}
 	return l.tw.Flush()
-}
-
-// jsonArray writes a JSON array element by element, laid out as a
-// json.Encoder indenting by two spaces lays out the whole array.
-type jsonArray struct {
-	w io.Writer
-	n int
-}
-
-func newJSONArray(w io.Writer) *jsonArray { return &jsonArray{w: w} }
-
-func (a *jsonArray) add(v any) error {
-	j, err := json.MarshalIndent(v, "  ", "  ")
-	if err != nil {
-		return err
-	}
-	sep := ",\n  "
-	if a.n == 0 {
-		sep = "[\n  "
-	}
-	a.n++
-	if _, err := io.WriteString(a.w, sep); err != nil {
-		return err
-	}
-	_, err = a.w.Write(j)
-	return err
-}
-
-func (a *jsonArray) close() error {
-	end := "\n]\n"
-	if a.n == 0 {
-		end = "[]\n"
-	}
-	_, err := io.WriteString(a.w, end)
-	return err
 }
 
 // writePayment writes p to w for `posagent queue show`: its fields, then its

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/posagent/posagent/agent/status"
-	"github.com/posagent/posagent/config"
 	"github.com/posagent/posagent/queue"
 )
 
@@ -37,46 +36,28 @@ func runQueue(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	cfgFlag := configFlag(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
 	var (
-		limit     *int
-		before    *string
-		sinceFlag *string
+		limit  *int
+		before *string
+		since  = new(time.Time)
 	)
 	if sub == "list" {
 		limit = fs.Int("limit", defaultListLimit, "print at most this many payments, the most recently accepted first; 0 prints all")
 		before = fs.String("before", "", "only payments accepted before the one with this request id: the next page")
-		sinceFlag = fs.String("since", "", "only payments accepted at or after this date (2026-11-30, UTC) or time (RFC 3339)")
+		since = sinceFlag(fs)
 	}
 	if code, done := parse(fs, args); done {
 		return code
 	}
-	var since time.Time
-	if sub == "list" {
-		if *limit < 0 {
-			return usageError(fs, "-limit %d is not 0 or more", *limit)
-		}
-		if *sinceFlag != "" {
-			t, err := status.ParseSince(*sinceFlag)
-			if err != nil {
-				return usageError(fs, "-%v", err)
-			}
-			since = t
-		}
+	if sub == "list" && *limit < 0 {
+		return usageError(fs, "-limit %d is not 0 or more", *limit)
 	}
-	cfg, err := config.Load(configPath(*cfgFlag))
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return exitUsage
-	}
-	// The store file read-only, or the running agent's status endpoint
-	// while the agent holds the file.
-	store, err := status.OpenReader(cfg.Storage.Path, cfg.StatusEndpoint(), time.Second)
-	if err != nil {
-		fmt.Fprintf(stderr, "posagent queue: %v\n", err)
-		return exitFailure
+	_, store, code, ok := openStore(*cfgFlag, "queue", stderr)
+	if !ok {
+		return code
 	}
 	defer store.Close()
 	if sub == "list" {
-		return listPayments(ctx, store, stdout, stderr, queue.Filter{Limit: *limit, Since: since}, *before, *asJSON)
+		return listPayments(ctx, store, stdout, stderr, queue.Filter{Limit: *limit, Since: *since}, *before, *asJSON)
 	}
 	p, err := store.Get(ctx, req)
 	if errors.Is(err, queue.ErrNotFound) {

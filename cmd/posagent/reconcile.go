@@ -8,7 +8,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/posagent/posagent/agent/status"
 	"github.com/posagent/posagent/config"
 	"github.com/posagent/posagent/queue"
 	"github.com/posagent/posagent/reconcile"
@@ -68,15 +67,9 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		reports = append(reports, rep)
 	}
-	cfg, err := config.Load(configPath(*cfgFlag))
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return exitUsage
-	}
-	r, err := status.OpenReader(cfg.Storage.Path, cfg.StatusEndpoint(), time.Second)
-	if err != nil {
-		fmt.Fprintf(stderr, "posagent reconcile: %v\n", err)
-		return exitFailure
+	cfg, r, code, ok := openStore(*cfgFlag, "reconcile", stderr)
+	if !ok {
+		return code
 	}
 	res, err := reconcile.Match(ctx, reports, r, opts)
 	r.Close()

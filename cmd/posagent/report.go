@@ -6,8 +6,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/posagent/posagent/agent/status"
-	"github.com/posagent/posagent/config"
 	"github.com/posagent/posagent/report"
 )
 
@@ -43,15 +41,9 @@ func reportAt(ctx context.Context, args []string, stdout, stderr io.Writer, now 
 		}
 		day = d
 	}
-	cfg, err := config.Load(configPath(*cfgFlag))
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return exitUsage
-	}
-	r, err := status.OpenReader(cfg.Storage.Path, cfg.StatusEndpoint(), time.Second)
-	if err != nil {
-		fmt.Fprintf(stderr, "posagent report: %v\n", err)
-		return exitFailure
+	_, r, code, ok := openStore(*cfgFlag, "report", stderr)
+	if !ok {
+		return code
 	}
 	rep, err := report.Read(ctx, r, day)
 	r.Close()
