@@ -169,7 +169,7 @@ func fullProblem(path string, free uint64) string {
 }
 
 func readOnlyProblem(path string) string {
-	return fmt.Sprintf("the file system of the store %s is read-only; posagent refuses new payments and keeps the answers it cannot store in memory: check the disk (the system log says why it turned read-only) and mount it read-write, and posagent carries on by itself", path)
+	return fmt.Sprintf("the file system of the store %s is read-only; posagent refuses new payments and keeps the answers it cannot store in memory: the system log says why, and posagent carries on by itself once it is read-write again; after an ext4 error, which Linux does not undo while the disk is mounted, stop posagent, unmount the disk, check it with e2fsck, mount it and start posagent: nothing accepted is lost", path)
 }
 
 // storeTrouble records what a failed store call says about the store and

@@ -4,7 +4,6 @@ package agent
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -89,7 +88,18 @@ listen = %q
 // start runs the binary and waits until it answers the register.
 func (h *faultRig) start() {
 	h.t.Helper()
-	stderr, err := os.Create(filepath.Join(h.dir, "stderr"))
+	h.run()
+	h.srv.Script("ready", alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Success()}})
+	h.pay("ready", device.StateAccepted)
+	h.waitResult("ready", device.StateSuccess)
+}
+
+// run starts the binary on the rig's configuration and store. Its log
+// goes to the file stderr in the rig's folder, after that of the runs
+// before it.
+func (h *faultRig) run() {
+	h.t.Helper()
+	stderr, err := os.OpenFile(filepath.Join(h.dir, "stderr"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -101,9 +111,6 @@ func (h *faultRig) start() {
 	stderr.Close()
 	cmd := h.cmd
 	h.t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	h.srv.Script("ready", alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Success()}})
-	h.pay("ready", device.StateAccepted)
-	h.waitResult("ready", device.StateSuccess)
 }
 
 // stop ends the binary with SIGTERM, as systemd does, and waits for it.
@@ -404,24 +411,30 @@ func (h *faultRig) successOnItsWay(req string) alipaysim.Call {
 	}
 }
 
-// waitAnswered waits until the agent has the answer to call c: its last
-// call ended after c arrived (c's payment is the only one being asked
-// about, one call at a time). The agent is another process and sends no
-// event for it, so this asks again until a deadline.
+// waitAnswered waits until the agent has the answer to call c: every
+// call that has reached Alipay so far, c among them, has ended, which
+// the agent counts in posagent_alipay_calls_total when it takes the
+// answer, just before it commits what the answer means. The metrics are
+// read before the calls that arrived, so that equal counts say that each
+// call counted as arrived has ended. The agent is another process and
+// sends no event for it, so this asks again until a deadline.
 func (h *faultRig) waitAnswered(c alipaysim.Call) {
 	h.t.Helper()
 	deadline := time.Now().Add(postest.Guard)
 	for {
-		var st struct {
-			Alipay struct {
-				LastCall time.Time `json:"last_call"`
-			} `json:"alipay"`
+		_, metrics := h.get("/metrics")
+		ended := 0
+		for _, line := range strings.Split(metrics, "\n") {
+			if !strings.HasPrefix(line, "posagent_alipay_calls_total{") {
+				continue
+			}
+			var n int
+			if _, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &n); err != nil {
+				h.t.Fatalf("unreadable metric line %q: %v", line, err)
+			}
+			ended += n
 		}
-		_, body := h.get("/api/status")
-		if err := json.Unmarshal([]byte(body), &st); err != nil {
-			h.t.Fatal(err)
-		}
-		if st.Alipay.LastCall.After(c.Time) {
+		if arrived := len(h.srv.Calls()); ended == arrived {
 			return
 		}
 		if time.Now().After(deadline) {
