@@ -156,10 +156,12 @@ func (a *Agent) classify(err error) (storeFault, string) {
 			return faultReplaced, fmt.Sprintf("the store file %s was replaced by another file while posagent ran; posagent stopped writing: move the file now at %s aside (do not delete it) and posagent writes its store back by itself", path, path)
 		}
 		return faultRemoved, fmt.Sprintf("the store file %s was removed while posagent ran; posagent is writing it back", path)
+	case readOnlyFS(err):
+		// Before the full disk: room that cannot be reserved on a
+		// read-only file system is ErrNoRoom wrapping EROFS.
+		return faultReadOnly, readOnlyProblem(path)
 	case errors.Is(err, queue.ErrNoRoom), noSpace(err):
 		return faultFull, fullProblem(path, 0)
-	case readOnlyFS(err):
-		return faultReadOnly, readOnlyProblem(path)
 	}
 	return faultWrite, fmt.Sprintf("the store %s cannot commit (%v); posagent refuses new payments and tries again: check the disk and the system log", path, err)
 }
