@@ -2,6 +2,7 @@ package queue
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -162,22 +163,33 @@ func imageSchema(img *fileImage) (int, error) {
 // by one worker per CPU, since decoding is most of the cost of a check;
 // they only read the file image, which nothing writes.
 func checkIndexes(img *fileImage, schema int, p *problems) {
+	checkIndexesWith(context.Background(), img, schema, p, runtime.GOMAXPROCS(0))
+}
+
+// checkIndexesWith is checkIndexes on the given number of workers; it
+// stops early, leaving the problems incomplete, when ctx ends.
+func checkIndexesWith(ctx context.Context, img *fileImage, schema int, p *problems, workers int) {
 	type verdict struct {
 		problem string
 		keys    map[string][]byte
 	}
 	recs := img.buckets[string(bucketPayments)]
 	verdicts := make([]verdict, len(recs))
-	workers := runtime.GOMAXPROCS(0)
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
 			for i := w; i < len(recs); i += workers {
+				if i%1024 == w && ctx.Err() != nil {
+					return
+				}
 				verdicts[i].problem, verdicts[i].keys = checkRecord(schema, recs[i].k, recs[i].v)
 			}
 		})
 	}
 	wg.Wait()
+	if ctx.Err() != nil {
+		return
+	}
 
 	// want holds, per index, the keys the records call for.
 	want := map[string]map[string]bool{}
