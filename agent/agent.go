@@ -106,6 +106,7 @@ type Agent struct {
 
 	jobs     chan job
 	outcomes chan outcome
+	verified chan error // the outcome of the store's integrity check in the background
 	out      chan device.Message
 
 	mu      sync.Mutex // guards state and changed
@@ -169,6 +170,7 @@ func New(store *queue.Store, ap Alipay, reg Link, opts Options) *Agent {
 		resend:     map[string]time.Duration{},
 		jobs:       make(chan job, workers),
 		outcomes:   make(chan outcome, workers),
+		verified:   make(chan error, 1),
 		out:        make(chan device.Message, 256),
 	}
 }
@@ -192,6 +194,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		wg.Go(func() { a.work(ctx) })
 	}
 	wg.Go(func() { a.send(ctx) })
+	if !a.store.Checked() {
+		wg.Go(func() { a.verifyStore(ctx) })
+	}
 	linkErr := make(chan error, 1)
 	wg.Go(func() { linkErr <- a.register.Run(ctx) })
 
