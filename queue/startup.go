@@ -302,14 +302,14 @@ func (s *Store) Verify(ctx context.Context) error {
 	if s.readOnly {
 		return ErrReadOnly
 	}
-	img, schema, err := s.snapshot()
+	img, err := s.snapshot()
 	if err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	err = guard(func() error { return checkImageCtx(ctx, img, schema, s.path) })
+	err = guard(func() error { return checkImageWith(ctx, img, s.path, false, 1) })
 	if errors.Is(err, errPanic) {
 		err = &CheckError{Problems: []string{err.Error()}}
 	}
@@ -335,13 +335,12 @@ func (s *Store) Verify(ctx context.Context) error {
 
 // snapshot reads the store's file in a read transaction and walks the
 // tree of that transaction.
-func (s *Store) snapshot() (*fileImage, int, error) {
+func (s *Store) snapshot() (*fileImage, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var (
-		img    *fileImage
-		schema int
-		ok     bool
+		img *fileImage
+		ok  bool
 	)
 	// Two commits between the start of the read transaction and the
 	// read of the meta pages overwrite both; the file is then read
@@ -363,45 +362,19 @@ func (s *Store) snapshot() (*fileImage, int, error) {
 			if len(data) >= len(head) {
 				copy(data, head)
 			}
-			schema, err = parseSchema(tx.Bucket(bucketMeta).Get(keySchema))
-			if err != nil {
-				return err
-			}
 			return guard(func() error {
 				img, ok = walkFileAt(data, uint64(tx.ID()))
 				return nil
 			})
 		})
 		if errors.Is(err, errPanic) {
-			return nil, 0, &CheckError{Problems: []string{err.Error()}}
+			return nil, &CheckError{Problems: []string{err.Error()}}
 		}
 		if err != nil || ok {
-			return img, schema, err
+			return img, err
 		}
 	}
-	return nil, 0, fmt.Errorf("the store %s changed too fast to be read for its check; it is checked at the next start", s.path)
-}
-
-// checkImageCtx is checkImage for Verify: the walk's damage, the buckets,
-// and every record on one core, stopping early when ctx ends.
-func checkImageCtx(ctx context.Context, img *fileImage, schema int, path string) error {
-	if err := img.damage.err(); err != nil {
-		return err
-	}
-	var p problems
-	for _, name := range allBuckets {
-		if _, ok := img.buckets[string(name)]; !ok {
-			p.addf("bucket %q missing", name)
-		}
-	}
-	if err := p.err(); err != nil {
-		return err
-	}
-	checkIndexesWith(ctx, img, schema, &p, 1)
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return p.err()
+	return nil, fmt.Errorf("the store %s changed too fast to be read for its check; it is checked at the next start", s.path)
 }
 
 // closeMarks commits, at Close, every held step and the mark of a clean
