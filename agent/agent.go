@@ -107,6 +107,7 @@ type Agent struct {
 	jobs      chan job
 	outcomes  chan outcome
 	statusOut chan string // new payments whose STATUS ACCEPTED has left the port
+	verified  chan error  // the outcome of the store's integrity check in the background
 
 	mu      sync.Mutex // guards state and changed
 	state   Snapshot
@@ -171,6 +172,7 @@ func New(store *queue.Store, ap Alipay, reg Link, opts Options) *Agent {
 		jobs:       make(chan job, workers),
 		outcomes:   make(chan outcome, workers),
 		statusOut:  make(chan string, 256),
+		verified:   make(chan error, 1),
 	}
 }
 
@@ -191,6 +193,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for range a.workers {
 		wg.Go(func() { a.work(ctx) })
+	}
+	if !a.store.Checked() {
+		wg.Go(func() { a.verifyStore(ctx) })
 	}
 	linkErr := make(chan error, 1)
 	wg.Go(func() { linkErr <- a.register.Run(ctx) })

@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/posagent/posagent/alipay/alipaysim"
+	"github.com/posagent/posagent/device"
+	"github.com/posagent/posagent/internal/postest"
 )
 
 // percentile returns the p-th percentile (0-100) of ds, which it sorts.
@@ -114,4 +117,128 @@ func BenchmarkResultLatency(b *testing.B) {
 	b.ReportMetric(ms(percentile(lat, 50)), "result-p50-ms")
 	b.ReportMetric(ms(percentile(lat, 99)), "result-p99-ms")
 	b.ReportMetric(float64(len(r.srv.Calls()))/float64(b.N), "calls/payment")
+}
+
+// BenchmarkBurst measures how many PAYs a second one register gets
+// through one pty when they come back to back, each followed by its own
+// inquiries: the register queues b.N PAYs at once; Alipay answers each
+// payment PROCESSING once, then SUCCESS (polling.interval 50 ms), and the
+// register confirms every RESULT with DONE. pay/s runs to the last
+// ACCEPTED, result/s to the last RESULT. The baseline of the same run is
+// a raw bbolt commit (a Put in an Update, synced) on the same disk,
+// repeated b.N times: commit/s. Run it with -benchtime 1000x.
+func BenchmarkBurst(b *testing.B) {
+	r := newRig(b)
+	r.start(Options{Interval: 50 * time.Millisecond, CancelAfter: time.Hour, MaxRPS: 2000})
+	r.pay("warm-up", 100, 0)
+	reqs := make([]string, b.N)
+	for i := range reqs {
+		reqs[i] = fmt.Sprintf("burst-%06d", i)
+		r.srv.Script(reqs[i], alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Processing(1), alipaysim.Success()}})
+	}
+	ctx := postest.Context(b)
+	b.ResetTimer()
+	start := time.Now()
+	for _, req := range reqs {
+		if err := r.reg.Send(ctx, device.Pay{Req: req, Amount: 100, Currency: "USD"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	accepted := 0
+	if _, err := r.reg.WaitMessage(ctx, func(m device.Message) bool {
+		if s, ok := m.(device.Status); ok && strings.HasPrefix(s.Req, "burst-") && s.State == device.StateAccepted {
+			accepted++
+		}
+		return accepted == b.N
+	}); err != nil {
+		b.Fatalf("%d of %d PAYs accepted: %v", accepted, b.N, err)
+	}
+	paid := time.Since(start)
+	results := 0
+	if _, err := r.reg.WaitMessage(ctx, func(m device.Message) bool {
+		if res, ok := m.(device.Result); ok && strings.HasPrefix(res.Req, "burst-") {
+			results++
+		}
+		return results == b.N
+	}); err != nil {
+		b.Fatalf("%d of %d RESULTs: %v", results, b.N, err)
+	}
+	done := time.Since(start)
+	b.StopTimer()
+
+	db, err := bolt.Open(filepath.Join(b.TempDir(), "raw.db"), 0o600, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	cstart := time.Now()
+	for i := range b.N {
+		if err := db.Update(func(tx *bolt.Tx) error {
+			bk, err := tx.CreateBucketIfNotExists([]byte("b"))
+			if err != nil {
+				return err
+			}
+			return bk.Put(fmt.Appendf(nil, "k-%06d", i), make([]byte, 600))
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	commits := time.Since(cstart)
+	b.ReportMetric(float64(b.N)/paid.Seconds(), "pay/s")
+	b.ReportMetric(float64(b.N)/done.Seconds(), "result/s")
+	b.ReportMetric(float64(b.N)/commits.Seconds(), "commit/s")
+	b.ReportMetric(commits.Seconds()/paid.Seconds(), "pay/commit")
+}
+
+// BenchmarkCommits counts the synced commits per payment for payments
+// that Alipay answers PROCESSING to 2, 20 and 60 inquiries before SUCCESS
+// (at polling.interval 1 s: payments that take 2, 20 and 60 s; here the
+// interval is 20 ms so that the benchmark is quick), each followed by the
+// register's DONE. It counts by bbolt's transaction id, which every
+// commit, and nothing else, moves on by one; every commit is two
+// fdatasync calls. A run of the agent that takes no payment, started and
+// stopped the same way, is the baseline subtracted. Run it with
+// -benchtime 1x.
+func BenchmarkCommits(b *testing.B) {
+	const perRun = 5
+	for range b.N {
+		base := commitsOfRun(b, 0, 0)
+		for _, polls := range []int{2, 20, 60} {
+			n := commitsOfRun(b, polls, perRun)
+			b.ReportMetric(float64(n-base)/perRun, fmt.Sprintf("commits/pay-%dpolls", polls))
+		}
+		b.ReportMetric(float64(base), "commits-baseline")
+	}
+}
+
+// commitsOfRun runs an agent on a new store for n payments, each answered
+// PROCESSING polls times and then SUCCESS, waits until every RESULT is
+// confirmed by a DONE that was committed, stops the agent and returns the
+// store's transaction id.
+func commitsOfRun(b *testing.B, polls, n int) int {
+	r := newRig(b)
+	r.start(Options{Interval: 20 * time.Millisecond, CancelAfter: time.Hour, MaxRPS: 1000})
+	var reqs []string
+	for i := range n {
+		req := fmt.Sprintf("commits-%d-%d", polls, i)
+		r.srv.Script(req, alipaysim.Script{Steps: []alipaysim.Step{alipaysim.Processing(polls), alipaysim.Success()}})
+		reqs = append(reqs, req)
+		if st := r.pay(req, 100, 0); st.State != device.StateAccepted {
+			b.Fatalf("PAY answered %+v", st)
+		}
+	}
+	for _, req := range reqs {
+		r.reg.result(req)
+	}
+	// A QUERY sent after the DONEs is answered after they were committed.
+	r.reg.request(device.Query{Req: "commits-query"})
+	r.halt()
+	db, err := bolt.Open(r.dbPath, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	var id int
+	db.View(func(tx *bolt.Tx) error { id = tx.ID(); return nil })
+	return id
 }

@@ -15,7 +15,10 @@ const (
 
 // commit stores step st, decided from outcome o for payment p, in one
 // transaction, and only then acts on it: a final payment's RESULT is sent,
-// an unfinished one is scheduled. When the store refuses, nothing is sent
+// an unfinished one is scheduled. A step that changes nothing a restarted
+// agent would decide on (holdable) is held in memory instead, to be
+// committed with the payment's next committed change: losing it in a
+// crash only repeats a call that was safe to make. When the store refuses, nothing is sent
 // and the outcome is kept to be committed again after a pause; no new call
 // is made for the payment meanwhile (rule 9: a failing store does not
 // spin).
@@ -24,7 +27,17 @@ func (a *Agent) commit(p *queue.Payment, o outcome, st queue.Step, now time.Time
 		st.Result.Message = displayText(st.Result.Message)
 	}
 	req := p.RequestID
-	done, err := a.store.Apply(req, st)
+	var (
+		done queue.Payment
+		err  error
+	)
+	// While the store has a fault, every step goes to the store, so that
+	// one it cannot commit paces the payment as rule 9 asks.
+	if a.health.fault == faultNone && a.storeFails[req] == 0 && holdable(p, &st) {
+		done, err = a.store.Hold(req, st)
+	} else {
+		done, err = a.store.Apply(req, st)
+	}
 	switch {
 	case errors.Is(err, queue.ErrFinal):
 		a.forget(req)
@@ -101,4 +114,41 @@ func (a *Agent) storeError(req, what string, err error) {
 // logs one calls it.
 func (a *Agent) countStoreError() {
 	a.setState(func(s *Snapshot) { s.StoreErrors++ })
+}
+
+// holdable reports whether step st, decided for payment p (as Get returns
+// it, held steps included), may be held in memory rather than committed
+// (docs/design.md, "What is durable when"). It may when it finishes
+// nothing, starts no cancel, adds no follow-up flag and lifts no salvage
+// mark, the payment is PENDING and was not brought back by a salvage, and
+// its Track, clear of every mark that paces or stops a cancel (refusals,
+// throttled cancels, Verify, a mismatch, NoCancel, an absent run),
+// changes at most in what only matters once such a mark is set or at the
+// cancel window: Absent counted up, CreatedAt learnt. A restarted agent
+// that lost those asks inquiryPayment again, as it would have anyway, and
+// start commits them before any call that is not a plain inquiry; every
+// mark itself is always committed, and so is Known when it is first set.
+func holdable(p *queue.Payment, st *queue.Step) bool {
+	switch {
+	case st.Result != nil, st.Cancel != "", st.Checked && p.Recovered,
+		p.State != queue.Pending, p.Recovered,
+		st.FollowUp != "" && !hasNote(p.FollowUp, st.FollowUp):
+		return false
+	case st.Track == nil:
+		return true
+	}
+	was, is := p.Track, *st.Track
+	switch {
+	case was.Refusals != 0, was.Throttled != 0, was.Verify, was.Mismatch, was.NoCancel,
+		!was.AbsentSince.IsZero(), was.AbsentFor != 0,
+		was.Known != is.Known, is.Absent < was.Absent:
+		// Known, once set, ends the ORDER_NOT_EXIST grace for good
+		// (rule 8): the first answer showing that Alipay knows the
+		// payment is committed, or a crash could let a later run of
+		// ORDER_NOT_EXIST answers end a payment the customer may have
+		// paid.
+		return false
+	}
+	was.Absent, was.CreatedAt = is.Absent, is.CreatedAt
+	return was == is
 }

@@ -43,6 +43,8 @@ func (a *Agent) loop(ctx context.Context, linkErr <-chan error) error {
 			a.apply(o)
 		case req := <-a.statusOut:
 			a.statusSent(req)
+		case err := <-a.verified:
+			a.storeVerified(err)
 		case <-timer.C:
 		}
 		wake := a.tick(a.now())
@@ -111,6 +113,16 @@ func (a *Agent) start(req string, now time.Time) {
 		return
 	}
 	act := decide(&p, now)
+	if act != actInquire {
+		// What was held in memory is committed before any call but a
+		// plain inquiry: a look, a cancel, a verify or a late inquiry
+		// acts on what the payment has taught (docs/design.md, "What is
+		// durable when").
+		if err := a.store.Flush(req); err != nil {
+			a.storeFailed(req, nil, "commit what Alipay's answers taught about the payment", err, now)
+			return
+		}
+	}
 	a.inflight[req] = act
 	n := len(a.inflight)
 	a.setState(func(s *Snapshot) { s.InFlight = n })

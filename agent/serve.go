@@ -46,7 +46,7 @@ func Serve(ctx context.Context, cfg *config.Config, log zerolog.Logger, version 
 	if err != nil {
 		return fmt.Errorf("the [alipay] section cannot be used: %w", err)
 	}
-	store, err := queue.Open(cfg.Storage.Path, queue.Options{})
+	store, err := openStore(cfg.Storage.Path)
 	if err != nil {
 		return fmt.Errorf("cannot open the payment store: %w", err)
 	}
@@ -135,4 +135,27 @@ func statusToken(cfg *config.Config, log zerolog.Logger) (string, error) {
 		err = fmt.Errorf("status.listen %s can be reached from other hosts but no token was read for it; set status.token_file", cfg.Status.Listen)
 	}
 	return token, err
+}
+
+// openStore opens the payment store at path for the agent: quickly, with
+// the integrity check in full left to the background (queue.Options.Quick,
+// docs/design.md, "Checking the store"), unless the payments the agent
+// reads first (the outbox and the unfinished ones) do not read; the store
+// is then opened again with the check in full, which salvages it.
+func openStore(path string) (*queue.Store, error) {
+	store, err := queue.Open(path, queue.Options{Quick: true})
+	if err != nil {
+		return nil, err
+	}
+	_, err = store.Outbox()
+	if err == nil {
+		_, err = store.Unfinished()
+	}
+	if !errors.Is(err, queue.ErrCorrupt) {
+		return store, nil // any other failure shows when the agent resumes
+	}
+	if err := store.Close(); err != nil {
+		return nil, err
+	}
+	return queue.Open(path, queue.Options{})
 }

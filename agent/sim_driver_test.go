@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"os"
 	"time"
 
 	"github.com/posagent/posagent/alipay"
@@ -168,10 +169,22 @@ func (s *simAgent) problem() string { return s.a.Snapshot().OperatorProblem }
 // was sound.
 func (s *simAgent) salvage() *queue.Report { return s.store.Report() }
 
-// stop ends the process: the store is closed as the operating system closes
-// a killed process's file (every commit is already synced), and calls in
-// flight are simply forgotten.
-func (s *simAgent) stop() error { return s.store.Close() }
+// stop ends the process: the store is left as the operating system leaves
+// a killed process's file (every commit is already synced; what the store
+// held in memory is lost, and no clean stop is recorded), and calls in
+// flight are simply forgotten. Close would commit what the store holds and
+// mark a clean stop, so the file is put back as it was before it.
+func (s *simAgent) stop() error {
+	path := s.store.Path()
+	image, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := s.store.Close(); err != nil {
+		return err
+	}
+	return os.WriteFile(path, image, 0o600)
+}
 
 // simNoAlipay is the Alipay the agent is built with. The simulation answers
 // every call itself through simAgent.answer; a call through this interface

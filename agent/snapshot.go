@@ -33,7 +33,7 @@ type Snapshot struct {
 
 	// StoreFault names what stops the payment store from taking new
 	// payments (disk_full, read_only, file_removed, file_replaced,
-	// write_failed) while it lasts, and StoreProblem says what happened
+	// write_failed, damaged) while it lasts, and StoreProblem says what happened
 	// and what to do; both are empty when the store is well.
 	StoreFault, StoreProblem string
 

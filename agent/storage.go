@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -21,6 +22,7 @@ const (
 	faultRemoved             // the store file was removed and could not be written back yet
 	faultReplaced            // another file took the store file's place
 	faultWrite               // the store failed to commit for another reason
+	faultDamaged             // the integrity check in the background found the file damaged
 )
 
 // String is the fault's name on /api/status and in the metrics' label.
@@ -38,6 +40,8 @@ func (f storeFault) String() string {
 		return "file_replaced"
 	case faultWrite:
 		return "write_failed"
+	case faultDamaged:
+		return "damaged"
 	}
 	return fmt.Sprintf("fault_%d", int(f))
 }
@@ -67,6 +71,7 @@ type storeHealth struct {
 	problem string        // for the technician: what happened and what to do
 	next    time.Duration // when to look again (monotonic)
 	kept    string        // the copy of the store saved when its file was replaced
+	damaged string        // what the integrity check in the background found; it lasts until a restart salvages the file
 }
 
 // headroom is the room to keep for the payments the agent holds plus more.
@@ -97,6 +102,9 @@ func (a *Agent) checkStore(now time.Time, more int) {
 
 // diagnose finds the store's fault, if any, and says what to do about it.
 func (a *Agent) diagnose(now time.Time, more int) (storeFault, string) {
+	if a.health.damaged != "" {
+		return faultDamaged, a.health.damaged
+	}
 	path := a.store.Path()
 	place, err := a.store.Place()
 	if err != nil {
@@ -227,4 +235,49 @@ func (a *Agent) roomForPay(now time.Time) error {
 		return errors.New(a.health.problem)
 	}
 	return nil
+}
+
+// verifyDelay is how long after start the integrity check in the
+// background begins, so that the register is served first.
+const verifyDelay = 2 * time.Second
+
+// verifyStore runs the store's integrity check in full in the background
+// (queue.Store.Verify), once, shortly after start, when Open did not
+// check the file in full, and hands its outcome to the loop.
+func (a *Agent) verifyStore(ctx context.Context) {
+	t := time.NewTimer(verifyDelay)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return
+	case <-t.C:
+	}
+	start := time.Now()
+	err := a.store.Verify(ctx)
+	if ctx.Err() != nil {
+		return
+	}
+	if err == nil {
+		a.log.Info().Dur("took", time.Since(start)).Msg("the payment store passed its integrity check")
+	}
+	a.verified <- err // buffered: the check runs once
+}
+
+// storeVerified takes the outcome of the integrity check in the
+// background. A file found damaged cannot be salvaged under the agent
+// that uses it: it is shown as the store fault "damaged" until a restart,
+// which salvages it (the store is left marked as not stopped cleanly, so
+// that the next start checks it in full); meanwhile no new payment is
+// taken and the accepted ones carry on (docs/design.md, "Checking the
+// store").
+func (a *Agent) storeVerified(err error) {
+	switch {
+	case err == nil:
+		return
+	case errors.Is(err, queue.ErrCorrupt):
+		a.health.damaged = fmt.Sprintf("the store %s failed its integrity check while posagent ran (%v); posagent refuses new payments and finishes the accepted ones: restart posagent, which salvages the store at start", a.store.Path(), err)
+		a.setFault(faultDamaged, a.health.damaged)
+	default:
+		a.log.Warn().Err(err).Msg("could not check the payment store while running; it is checked at the next start")
+	}
 }

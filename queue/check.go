@@ -2,6 +2,7 @@ package queue
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -100,6 +101,12 @@ func checkFile(f *os.File, readOnly bool) error {
 
 // checkImage is Check on a walked file.
 func checkImage(img *fileImage, path string, readOnly bool) error {
+	return checkImageWith(context.Background(), img, path, readOnly, runtime.GOMAXPROCS(0))
+}
+
+// checkImageWith is checkImage with the records decoded by the given
+// number of workers; it stops early, with ctx's error, when ctx ends.
+func checkImageWith(ctx context.Context, img *fileImage, path string, readOnly bool, workers int) error {
 	if err := img.damage.err(); err != nil {
 		return err
 	}
@@ -135,7 +142,10 @@ func checkImage(img *fileImage, path string, readOnly bool) error {
 			p.addf("the reconciliation summary is damaged: %v", err)
 		}
 	}
-	checkIndexes(img, schema, &p)
+	checkIndexesWith(ctx, img, schema, &p, workers)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	return p.err()
 }
 
@@ -157,27 +167,34 @@ func imageSchema(img *fileImage) (int, error) {
 	return parseSchema(img.get(bucketMeta, keySchema))
 }
 
-// checkIndexes verifies the index invariant: every record's index keys are
+// checkIndexesWith verifies the index invariant: every record's index keys are
 // present, and every index holds no keys beyond those. Records are decoded
-// by one worker per CPU, since decoding is most of the cost of a check;
-// they only read the file image, which nothing writes.
-func checkIndexes(img *fileImage, schema int, p *problems) {
+// by the given number of workers (one per CPU at open, one in the
+// background), since decoding is most of the cost of a check; they only
+// read the file image, which nothing writes. It stops early, leaving the
+// problems incomplete, when ctx ends.
+func checkIndexesWith(ctx context.Context, img *fileImage, schema int, p *problems, workers int) {
 	type verdict struct {
 		problem string
 		keys    map[string][]byte
 	}
 	recs := img.buckets[string(bucketPayments)]
 	verdicts := make([]verdict, len(recs))
-	workers := runtime.GOMAXPROCS(0)
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
 			for i := w; i < len(recs); i += workers {
+				if i%1024 == w && ctx.Err() != nil {
+					return
+				}
 				verdicts[i].problem, verdicts[i].keys = checkRecord(schema, recs[i].k, recs[i].v)
 			}
 		})
 	}
 	wg.Wait()
+	if ctx.Err() != nil {
+		return
+	}
 
 	// want holds, per index, the keys the records call for.
 	want := map[string]map[string]bool{}

@@ -11,7 +11,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Get returns payment req, or ErrNotFound.
+// Get returns payment req, or ErrNotFound, with the steps held for it in
+// memory (Hold) applied.
 func (s *Store) Get(req string) (Payment, error) {
 	var p Payment
 	err := s.view(func(tx *bolt.Tx) error {
@@ -19,6 +20,12 @@ func (s *Store) Get(req string) (Payment, error) {
 		p, err = loadRecord(tx, req)
 		return err
 	})
+	if err == nil && !p.State.Final() {
+		if h := s.heldFor(req); h != nil {
+			p.Audit = append([]Event(nil), p.Audit...)
+			s.merge(&p, h)
+		}
+	}
 	return p, err
 }
 

@@ -29,6 +29,12 @@ type Options struct {
 	// ReadOnly opens the file for reading only, sharing it with other
 	// readers; a corrupt file is then reported, not salvaged.
 	ReadOnly bool
+	// Quick makes Open of a writable store check the file in full only
+	// when a quick look finds something wrong or the last run did not
+	// stop cleanly before a full check passed (startup.go); the caller
+	// then runs Verify while it serves. Without it, Open checks the file
+	// in full every time.
+	Quick bool
 }
 
 // Store is the durable payment store, one bbolt file. Every change is one
@@ -52,6 +58,15 @@ type Store struct {
 	auditLimit int
 	readOnly   bool
 	report     *Report
+
+	// checked is true when Open checked the file in full (startup.go).
+	checked bool
+
+	// hmu guards held, the steps kept in memory per payment (held.go),
+	// and damaged, set when Verify found the file damaged.
+	hmu     sync.Mutex
+	held    map[string]*held
+	damaged bool
 }
 
 const fileMode = 0o600
@@ -60,7 +75,9 @@ const fileMode = 0o600
 //
 // A file held by another process gives ErrLocked after Options.LockTimeout.
 // A file from a newer program gives ErrSchema. An existing file is checked
-// (Check) before bbolt reads more of it than its meta pages: a file that
+// (Check) before bbolt reads more of it than its meta pages (with
+// Options.Quick, only when the quick look or the last run gives a reason
+// to; see startup.go): a file that
 // fails is replaced: every record that can still be read is copied into a
 // fresh file, the damaged file is moved aside as "<path>.corrupt-<UTC
 // time>", the fresh one takes its place, and Open returns it;
@@ -77,7 +94,7 @@ const fileMode = 0o600
 // that reading a large store needs little memory of its own; Check runs
 // the full check on demand.
 func Open(path string, opts Options) (*Store, error) {
-	s := &Store{path: path, now: opts.Now, auditLimit: opts.AuditLimit, readOnly: opts.ReadOnly}
+	s := &Store{path: path, now: opts.Now, auditLimit: opts.AuditLimit, readOnly: opts.ReadOnly, held: map[string]*held{}}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -103,11 +120,20 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.ReadOnly {
 		err = s.open(true, opts.LockTimeout)
 	} else {
+		// The file is checked in full only when the quick look finds
+		// something wrong or the last run gives a reason to (startup.go).
+		var marks startMarks
 		if found > 0 {
-			err = verify(path, opts.LockTimeout)
+			marks, err = quickLook(path)
+			if err != nil || marks.needsCheck() || !opts.Quick {
+				err = verify(path, opts.LockTimeout)
+				s.checked = err == nil
+			}
+		} else {
+			s.checked = true // nothing to check in a file bbolt creates
 		}
 		if err == nil {
-			err = s.open(false, opts.LockTimeout)
+			err = s.openMarked(marks)
 		}
 		if err == nil && found <= 0 {
 			// bbolt created the file: its name is durable only once the
@@ -144,6 +170,32 @@ func verify(path string, timeout time.Duration) error {
 	}
 	defer db.Close()
 	return checkFile(file, false)
+}
+
+// openMarked opens the bbolt file at s.path for writing, lays it out and
+// migrates it, and records in the same commit that a run has begun
+// (markOpen).
+func (s *Store) openMarked(marks startMarks) error {
+	db, file, err := openBolt(s.path, false, s.timeout)
+	if err != nil {
+		return err
+	}
+	err = guard(func() error {
+		return db.Update(func(tx *bolt.Tx) error {
+			if err := initLayout(tx); err != nil {
+				return err
+			}
+			return markOpen(tx, marks, s.checked)
+		})
+	})
+	if errors.Is(err, errPanic) {
+		err = fmt.Errorf("open %s: %w: %w", s.path, ErrCorrupt, err)
+	}
+	if err != nil {
+		db.Close()
+		return err
+	}
+	return s.attach(db, file)
 }
 
 // open opens the bbolt file at s.path: a read-only store is checked in
@@ -247,10 +299,16 @@ func (s *Store) Path() string { return s.path }
 // file passed its integrity check.
 func (s *Store) Report() *Report { return s.report }
 
-// Close closes the file.
+// Close commits the steps held in memory (Hold), marks the file as
+// stopped cleanly (unless Verify found it damaged), and closes it. A store
+// that cannot write any more is closed all the same: it is then not
+// marked, and the next Open looks at it as after a crash.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !s.readOnly && s.attached() == nil {
+		s.closeMarks() // a failure leaves the file marked as not stopped cleanly
+	}
 	return s.db.Close()
 }
 

@@ -296,16 +296,26 @@ func (s *Store) change(req string, fn func(p *Payment) (write bool, err error)) 
 	var (
 		out    Payment
 		result error
+		h      *held
 	)
 	err := s.update(func(tx *bolt.Tx) error {
+		h = nil
 		old, err := loadRecord(tx, req)
 		if err != nil {
 			return err
 		}
 		p := old
 		p.Audit = append([]Event(nil), old.Audit...)
+		// Steps held in memory come first, as if they had been
+		// committed in turn (held.go); on a final payment they are
+		// stale and dropped.
+		if !old.State.Final() {
+			h = s.heldFor(req)
+			s.merge(&p, h)
+		}
 		write, ferr := fn(&p)
 		result = ferr
+		write = write || h != nil
 		if !write {
 			out = old
 			if ferr != nil {
@@ -319,6 +329,9 @@ func (s *Store) change(req string, fn func(p *Payment) (write bool, err error)) 
 		out = p
 		return nil
 	})
+	if err == nil {
+		s.dropHeld(req, h)
+	}
 	switch {
 	case errors.Is(err, errUnchanged):
 		return out, nil

@@ -79,6 +79,9 @@ type fileImage struct {
 	// buckets holds, per top-level bucket, the pairs that could be read,
 	// in key order. A bucket whose header was unreadable is absent.
 	buckets map[string][]pair
+	// visit passes the pairs of the top-level buckets it names to its
+	// function instead of keeping them in buckets (walkFile).
+	visit map[string]func(k, v []byte)
 	// damage lists what is wrong with the structure; empty when the file
 	// keeps the invariant above.
 	damage problems
@@ -150,7 +153,7 @@ func readMeta(data []byte, off int) (meta, error) {
 // order, so a visitor of one bucket may read the pairs kept of a bucket
 // whose name sorts before it.
 func walkFile(data []byte, visit map[string]func(k, v []byte)) *fileImage {
-	img := &fileImage{data: data, buckets: map[string][]pair{}}
+	img := &fileImage{data: data, buckets: map[string][]pair{}, visit: visit}
 	m0, err0 := readMeta(data, 0)
 	ps := m0.ps
 	if err0 != nil {
@@ -185,11 +188,42 @@ func walkFile(data []byte, visit map[string]func(k, v []byte)) *fileImage {
 	case m1.txid > m0.txid:
 		m = m1
 	}
+	img.walkFrom(m)
+	return img
+}
+
+// walkFileAt walks the bbolt file in data from the meta page of
+// transaction txid, as a reader of that transaction sees it, and ignores
+// the other meta page, which a writer may be writing while data is read.
+// It reports false when neither meta page holds txid (a writer has moved
+// on twice since), so that the caller reads the file again.
+func walkFileAt(data []byte, txid uint64) (*fileImage, bool) {
+	img := &fileImage{data: data, buckets: map[string][]pair{}}
+	for _, off := range []int{0, -1} {
+		if off < 0 {
+			m0, err := readMeta(data, 0)
+			if err != nil {
+				return nil, false
+			}
+			off = m0.ps
+		}
+		if m, err := readMeta(data, off); err == nil && m.txid == txid {
+			img.ps = m.ps
+			img.walkFrom(m)
+			return img, true
+		}
+	}
+	return nil, false
+}
+
+// walkFrom walks the tree and the freelist of meta m; img.ps is set.
+func (img *fileImage) walkFrom(m meta) {
+	data, ps := img.data, img.ps
 	pages := uint64(len(data) / ps)
 	if pages < 2 {
 		img.damage.addf("the file holds %d bytes, less than its two meta pages", len(data))
 		img.unreadable = true
-		return img
+		return
 	}
 	if m.high < 2 || m.high > pages {
 		img.damage.addf("the meta page counts %d pages and the file holds %d", m.high, pages)
@@ -207,7 +241,7 @@ func walkFile(data []byte, visit map[string]func(k, v []byte)) *fileImage {
 			return
 		}
 		var ps []pair
-		fn := visit[string(k)]
+		fn := img.visit[string(k)]
 		if img.walkBucket(k, v, 1, func(flags uint32, k, v []byte) {
 			if flags != 0 {
 				img.damage.addf("bucket element %q has flags %#x", k, flags)
@@ -224,7 +258,7 @@ func walkFile(data []byte, visit map[string]func(k, v []byte)) *fileImage {
 	})
 	img.walkFreelist(m.freelist)
 	if img.unreadable {
-		return img // unreached pages say nothing more
+		return // unreached pages say nothing more
 	}
 	missing, first := 0, uint64(0)
 	for id := uint64(2); id < img.high; id++ {
@@ -238,7 +272,6 @@ func walkFile(data []byte, visit map[string]func(k, v []byte)) *fileImage {
 	if missing > 0 {
 		img.damage.addf("%d pages, the first %d, are neither in use nor free", missing, first)
 	}
-	return img
 }
 
 // walkBucket walks the bucket whose header and inline page are v, named

@@ -57,7 +57,7 @@ func newStateCollector(snapshot func() Snapshot, id Identity) *stateCollector {
 		outbox:    d("posagent_outbox_size", "Final results waiting for the register's DONE."),
 		oldest:    d("posagent_oldest_pending_age_seconds", "Age of the oldest payment not final yet; 0 when there is none."),
 		storeOpen: d("posagent_store_open", "1 when the payment store is open."),
-		fault:     d("posagent_store_fault", "1 while the named fault stops the payment store from taking new payments: disk_full, read_only, file_removed, file_replaced or write_failed.", "fault"),
+		fault:     d("posagent_store_fault", "1 while the named fault stops the payment store from taking new payments: disk_full, read_only, file_removed, file_replaced, write_failed or damaged.", "fault"),
 		free:      d("posagent_store_free_bytes", "Free space of the payment store's file system, where the platform tells it."),
 		salvages:  d("posagent_store_salvaged", "Salvages of a damaged store file that still need a person: each counts until its damaged file is moved away."),
 		lost:      d("posagent_store_lost_payments", "Payments those salvages could not save."),

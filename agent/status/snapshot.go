@@ -132,7 +132,7 @@ type Store struct {
 // read-only file system, the store file removed (and not written back
 // yet), replaced by another file, or commits failing for another reason.
 func StoreFaults() []string {
-	return []string{"disk_full", "read_only", "file_removed", "file_replaced", "write_failed"}
+	return []string{"disk_full", "read_only", "file_removed", "file_replaced", "write_failed", "damaged"}
 }
 
 // Salvage is one salvage of a damaged store file, as the agent reports it.
