@@ -99,6 +99,40 @@ func checkFile(f *os.File, readOnly bool) error {
 	return err
 }
 
+// checkLayout checks what a store file holds besides its records: a
+// schema this program reads, every bucket of that schema, and the meta
+// bucket's salvage history and reconciliation summary. It adds what is
+// wrong to p and returns the schema; an error stops the check there (an
+// unknown schema, or buckets missing, with whatever p held before).
+func checkLayout(img *fileImage, p *problems) (int, error) {
+	schema, err := imageSchema(img)
+	if errors.Is(err, ErrSchema) {
+		return 0, err
+	} else if err != nil {
+		p.addf("%v", err)
+		return 0, p.err()
+	}
+	for _, name := range bucketsOf(schema) {
+		if _, ok := img.buckets[string(name)]; !ok {
+			p.addf("bucket %q missing", name)
+		}
+	}
+	if err := p.err(); err != nil {
+		return 0, err
+	}
+	if v := img.get(bucketMeta, keySalvages); v != nil {
+		if _, err := decodeSalvages(v); err != nil {
+			p.addf("the salvage history is damaged: %v", err)
+		}
+	}
+	if v := img.get(bucketMeta, keyReconciliation); v != nil {
+		if _, err := decodeReconciliation(v); err != nil {
+			p.addf("the reconciliation summary is damaged: %v", err)
+		}
+	}
+	return schema, nil
+}
+
 // checkImage is Check on a walked file.
 func checkImage(img *fileImage, path string, readOnly bool) error {
 	return checkImageWith(context.Background(), img, path, readOnly, runtime.GOMAXPROCS(0))
@@ -117,30 +151,9 @@ func checkImageWith(ctx context.Context, img *fileImage, path string, readOnly b
 		return nil // a new file; Open lays it out
 	}
 	var p problems
-	schema, err := imageSchema(img)
-	if errors.Is(err, ErrSchema) {
+	schema, err := checkLayout(img, &p)
+	if err != nil {
 		return err
-	} else if err != nil {
-		p.addf("%v", err)
-		return p.err()
-	}
-	for _, name := range bucketsOf(schema) {
-		if _, ok := img.buckets[string(name)]; !ok {
-			p.addf("bucket %q missing", name)
-		}
-	}
-	if err := p.err(); err != nil {
-		return err
-	}
-	if v := img.get(bucketMeta, keySalvages); v != nil {
-		if _, err := decodeSalvages(v); err != nil {
-			p.addf("the salvage history is damaged: %v", err)
-		}
-	}
-	if v := img.get(bucketMeta, keyReconciliation); v != nil {
-		if _, err := decodeReconciliation(v); err != nil {
-			p.addf("the reconciliation summary is damaged: %v", err)
-		}
 	}
 	checkIndexesWith(ctx, img, schema, &p, workers)
 	if err := ctx.Err(); err != nil {

@@ -90,30 +90,9 @@ func checkReadingImage(data []byte, path string) error {
 	if len(img.buckets) == 0 {
 		return fmt.Errorf("%s holds no posagent store yet; start posagent once to create it", path)
 	}
-	v, err := imageSchema(img)
-	if errors.Is(err, ErrSchema) {
+	v, err := checkLayout(img, &p)
+	if err != nil {
 		return err
-	} else if err != nil {
-		p.addf("%v", err)
-		return p.err()
-	}
-	for _, name := range bucketsOf(v) {
-		if _, ok := img.buckets[string(name)]; !ok {
-			p.addf("bucket %q missing", name)
-		}
-	}
-	if err := p.err(); err != nil {
-		return err
-	}
-	if v := img.get(bucketMeta, keySalvages); v != nil {
-		if _, err := decodeSalvages(v); err != nil {
-			p.addf("the salvage history is damaged: %v", err)
-		}
-	}
-	if v := img.get(bucketMeta, keyReconciliation); v != nil {
-		if _, err := decodeReconciliation(v); err != nil {
-			p.addf("the reconciliation summary is damaged: %v", err)
-		}
 	}
 	if v >= acceptedSchema && records != accepted {
 		p.addf("index %q names %d payments and the store holds %d, or not the same ones", bucketAccepted, accepted.n, records.n)
