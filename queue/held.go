@@ -18,7 +18,10 @@ import (
 // one that is left. Nothing else sees them: List, Due, Unfinished,
 // Outbox, Stats and every reader of the file read what is committed.
 
-// held is what the held steps of one payment add up to.
+// held is what the held steps of one payment add up to. A held value in
+// Store.held is never changed: Hold puts a new one in its place, so that
+// Get, which other goroutines call (the status endpoint), may read one it
+// took under Store.hmu after letting go of the lock.
 type held struct {
 	track  *Track    // the Track to write; nil: the committed one stands
 	next   time.Time // the next action
@@ -128,12 +131,13 @@ func (s *Store) Hold(req string, st Step) (Payment, error) {
 	}
 	st.Next = s.orNow(st.Next)
 	s.hmu.Lock()
-	h := s.held[req]
-	if h == nil {
-		h = &held{}
-		s.held[req] = h
+	h := &held{}
+	if old := s.held[req]; old != nil {
+		*h = *old
+		h.events = append([]Event(nil), old.events...)
 	}
 	h.add(&st, s.auditLimit)
+	s.held[req] = h
 	s.hmu.Unlock()
 	// What Get returns: the step on top of what it returned before.
 	one := &held{}

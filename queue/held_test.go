@@ -295,3 +295,43 @@ func TestVerifyWhileCommitting(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestHoldWhileOthersGet: the loop holds steps while the status endpoint
+// reads the same payment with Get; under -race this finds a held value
+// changed while another goroutine reads it.
+func TestHoldWhileOthersGet(t *testing.T) {
+	c := newClock()
+	s := openTest(t, c)
+	mustAccept(t, s, newPayment(c, "r1"))
+	steps := make([]Step, 200)
+	for i := range steps {
+		steps[i] = processing(c)
+	}
+	done := make(chan error, 1)
+	go func() {
+		for _, st := range steps {
+			if _, err := s.Hold("r1", st); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	for {
+		if _, err := s.Get("r1"); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := s.Get("r1")
+			if err != nil || p.Inquiries != len(steps) {
+				t.Fatalf("Get after %d holds = %d inquiries, %v", len(steps), p.Inquiries, err)
+			}
+			return
+		default:
+		}
+	}
+}
