@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -52,13 +51,7 @@ func newFaultRig(t *testing.T, db string) *faultRig {
 	if err := os.Symlink(line.Path, port); err != nil {
 		t.Fatal(err)
 	}
-	// A free loopback port for the status endpoint.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := freeAddr(t, "127.0.0.1")
 	h.status = "http://" + addr
 	h.config = filepath.Join(dir, "posagent.toml")
 	postest.WriteConfig(t, h.config, port, h.srv, priv, pub, fmt.Sprintf(`timeout = "10s"
@@ -243,37 +236,6 @@ func (h *faultRig) waitDelivered(reqs ...string) {
 	}
 }
 
-// mountTmpfs mounts a tmpfs of the given size on a fresh folder, or skips
-// the test where mounting is not allowed.
-func mountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
-		t.Skipf("cannot mount a tmpfs here (%v); run as root to test a full disk", err)
-	}
-	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
-	return dir
-}
-
-// fillDisk writes a file at path until the file system is full.
-func fillDisk(t *testing.T, path string) {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	buf := make([]byte, 4096)
-	for {
-		if _, err := f.Write(buf); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatal(err)
-			}
-			return
-		}
-	}
-}
-
 // TestFullDiskRefusesNewPaymentsAndFinishesAccepted runs the real binary
 // with its store on a 1 MiB tmpfs that a filler file fills up: a PAY is
 // then rejected STORAGE_ERROR, the payments accepted before are polled to
@@ -283,7 +245,7 @@ func TestFullDiskRefusesNewPaymentsAndFinishesAccepted(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	dir := mountTmpfs(t, "1m")
+	dir := postest.Tmpfs(t, "1m")
 	h := newFaultRig(t, filepath.Join(dir, "posagent.db"))
 	h.start()
 	before := []string{"full-1", "full-2", "full-3"}
@@ -291,7 +253,7 @@ func TestFullDiskRefusesNewPaymentsAndFinishesAccepted(t *testing.T) {
 		h.pay(req, device.StateAccepted) // PROCESSING until succeed
 	}
 	filler := filepath.Join(dir, "filler")
-	fillDisk(t, filler)
+	postest.FillDisk(t, filler)
 
 	s := h.pay("full-new", device.StateRejected)
 	if s.Code != device.CodeStorageError {

@@ -10,22 +10,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/posagent/posagent/internal/postest"
 )
 
-// mountTmpfs mounts a tmpfs of the given size on a fresh folder, or skips
-// the test where mounting is not allowed.
-func mountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
-		t.Skipf("cannot mount a tmpfs here (%v); run as root to test a full disk", err)
-	}
-	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
-	return dir
-}
-
 func TestFullDiskFailsWritesAndKeepsRecords(t *testing.T) {
-	dir := mountTmpfs(t, "512k")
+	dir := postest.Tmpfs(t, "512k")
 	path := filepath.Join(dir, "posagent.db")
 	c := newClock()
 	s, err := Open(path, Options{Now: c.Now})
@@ -88,7 +78,7 @@ func TestFullDiskFailsWritesAndKeepsRecords(t *testing.T) {
 }
 
 func TestReadOnlyFileSystemRefusesOpenForWritingAndAllowsReading(t *testing.T) {
-	dir := mountTmpfs(t, "1m")
+	dir := postest.Tmpfs(t, "1m")
 	path := filepath.Join(dir, "posagent.db")
 	c := newClock()
 	s, err := Open(path, Options{Now: c.Now})

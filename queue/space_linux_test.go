@@ -7,29 +7,12 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/posagent/posagent/internal/postest"
 )
 
-// fillDisk writes a file at path until the file system is full.
-func fillDisk(t *testing.T, path string) {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	buf := make([]byte, 4096)
-	for {
-		if _, err := f.Write(buf); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatal(err)
-			}
-			return
-		}
-	}
-}
-
 func TestReserveKeepsRoomForCommitsOnAFullDisk(t *testing.T) {
-	dir := mountTmpfs(t, "1m")
+	dir := postest.Tmpfs(t, "1m")
 	path := filepath.Join(dir, "posagent.db")
 	c := newClock()
 	s, err := Open(path, Options{Now: c.Now})
@@ -52,7 +35,7 @@ func TestReserveKeepsRoomForCommitsOnAFullDisk(t *testing.T) {
 		t.Fatalf("Space before the filler = %+v, %v", sp, err)
 	}
 	filler := filepath.Join(dir, "filler")
-	fillDisk(t, filler)
+	postest.FillDisk(t, filler)
 	if sp, err := s.Space(); err != nil || sp.Free != 0 {
 		t.Fatalf("Space on a full disk = %+v, %v; want nothing free", sp, err)
 	}
