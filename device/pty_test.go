@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"testing"
@@ -210,6 +211,19 @@ func deviceGoroutines() []string {
 	return left
 }
 
+// deviceGoroutinesGone yields until no goroutine of deviceGoroutines is
+// left, and returns those still there after guard.
+func deviceGoroutinesGone() []string {
+	deadline := time.Now().Add(guard)
+	for {
+		left := deviceGoroutines()
+		if len(left) == 0 || time.Now().After(deadline) {
+			return left
+		}
+		runtime.Gosched()
+	}
+}
+
 func TestLineCloseDuringBlockedReadLeavesNoGoroutine(t *testing.T) {
 	p := newPty(t)
 	if left := deviceGoroutines(); len(left) > 0 {
@@ -242,9 +256,11 @@ func TestLineCloseDuringBlockedReadLeavesNoGoroutine(t *testing.T) {
 	case <-time.After(guard):
 		t.Fatal("Run did not return after cancel")
 	}
-	// Run waits for its goroutines, so none may be left the moment it
-	// returns.
-	if left := deviceGoroutines(); len(left) > 0 {
+	// Run waits for its goroutines to finish their work, but a goroutine
+	// whose deferred Done has run may still be on its way out for a moment;
+	// Go has no event for a goroutine's exit, so the check waits for them to
+	// be gone. One that is still blocked (in Read, say) stays and fails it.
+	if left := deviceGoroutinesGone(); len(left) > 0 {
 		t.Fatalf("goroutines left behind:\n%s", strings.Join(left, "\n\n"))
 	}
 	// The port is free again.
