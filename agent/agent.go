@@ -230,7 +230,44 @@ func (a *Agent) resume() error {
 	if err != nil {
 		return fmt.Errorf("read the unfinished payments of the payment store: %w", err)
 	}
+	if a.store.Interrupted() {
+		a.assumeKnown(open)
+	}
 	a.plans(open, a.now())
 	a.log.Info().Int("unfinished", len(open)).Int("undelivered", len(outbox)).Msg("resuming payments")
 	return nil
+}
+
+// assumeKnown marks every payment of open that may have been known to
+// Alipay when the last run ended without closing the store: a PENDING one
+// whose stored Track does not say so. The first answer showing that Alipay
+// knows a payment is held in memory like any other PROCESSING answer
+// (holdable), so a crash may have lost it; with the mark, the grace rule
+// never ends such a payment FAIL ORDER_NOT_EXIST (rule 8), and it stays
+// open, asked about with backoff, until Alipay gives its status. The mark
+// is held too: it is committed with the payment's next change or at a
+// clean stop, and a second crash before that marks the payment again.
+func (a *Agent) assumeKnown(open []queue.Payment) {
+	n := 0
+	for i := range open {
+		p := &open[i]
+		if p.State != queue.Pending || p.Recovered || p.Track.Known || p.Track.MaybeKnown {
+			continue
+		}
+		t := p.Track
+		t.MaybeKnown = true
+		q, err := a.store.Hold(p.RequestID, queue.Step{Track: &t, Next: p.NextAt})
+		if err != nil {
+			// Not marked, the payment is treated as never known: only a
+			// refused cancel and a run of ORDER_NOT_EXIST could end it.
+			a.log.Error().Err(err).Str("req", p.RequestID).Msg("cannot mark a payment the last run may have known")
+			continue
+		}
+		*p = q
+		n++
+	}
+	if n > 0 {
+		a.log.Warn().Int("payments", n).
+			Msg("the last run ended without closing the store; open payments it may have learnt Alipay knows are never ended FAIL ORDER_NOT_EXIST")
+	}
 }

@@ -124,10 +124,11 @@ func (a *Agent) countStoreError() {
 // its Track, clear of every mark that paces or stops a cancel (refusals,
 // throttled cancels, Verify, a mismatch, NoCancel, an absent run),
 // changes at most in what only matters once such a mark is set or at the
-// cancel window: Absent counted up, CreatedAt learnt. A restarted agent
-// that lost those asks inquiryPayment again, as it would have anyway, and
-// start commits them before any call that is not a plain inquiry; every
-// mark itself is always committed, and so is Known when it is first set.
+// cancel window: Absent counted up, CreatedAt learnt, Known set. A
+// restarted agent that lost those asks inquiryPayment again, as it would
+// have anyway, and start commits them before any call that is not a plain
+// inquiry; every mark itself is always committed, and a lost Known is
+// assumed (assumeKnown).
 func holdable(p *queue.Payment, st *queue.Step) bool {
 	switch {
 	case st.Result != nil, st.Cancel != "", st.Checked && p.Recovered,
@@ -141,14 +142,14 @@ func holdable(p *queue.Payment, st *queue.Step) bool {
 	switch {
 	case was.Refusals != 0, was.Throttled != 0, was.Verify, was.Mismatch, was.NoCancel,
 		!was.AbsentSince.IsZero(), was.AbsentFor != 0,
-		was.Known != is.Known, is.Absent < was.Absent:
-		// Known, once set, ends the ORDER_NOT_EXIST grace for good
-		// (rule 8): the first answer showing that Alipay knows the
-		// payment is committed, or a crash could let a later run of
-		// ORDER_NOT_EXIST answers end a payment the customer may have
-		// paid.
+		was.Known && !is.Known, is.Absent < was.Absent:
 		return false
 	}
-	was.Absent, was.CreatedAt = is.Absent, is.CreatedAt
+	// Known, once set, ends the ORDER_NOT_EXIST grace for good (rule 8).
+	// It may be held all the same: a run that crashes before committing
+	// it leaves the store marked as not closed, and the next run marks
+	// every open payment MaybeKnown (assumeKnown), which the grace rule
+	// reads as Known.
+	was.Absent, was.CreatedAt, was.Known = is.Absent, is.CreatedAt, is.Known
 	return was == is
 }

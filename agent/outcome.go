@@ -112,10 +112,11 @@ func (a *Agent) learn(req string, t *queue.Track, c alipay.Class, code string, n
 
 // absentTooLong reports whether the ORDER_NOT_EXIST grace rule ends the
 // payment whose Track is t: a cancel was refused, Alipay never showed that
-// it knows the payment, and every verified answer for polling.absent_grace
-// since the run began was ORDER_NOT_EXIST (the caller has just added one).
+// it knows the payment (nor may have, in a run that crashed: MaybeKnown),
+// and every verified answer for polling.absent_grace since the run began
+// was ORDER_NOT_EXIST (the caller has just added one).
 func (a *Agent) absentTooLong(t *queue.Track) bool {
-	return t.Refusals > 0 && !t.Known && !t.AbsentSince.IsZero() && t.AbsentFor >= a.opts.AbsentGrace
+	return t.Refusals > 0 && !t.Known && !t.MaybeKnown && !t.AbsentSince.IsZero() && t.AbsentFor >= a.opts.AbsentGrace
 }
 
 // notExist ends a payment by the grace rule: FAIL ORDER_NOT_EXIST, flagged

@@ -580,17 +580,17 @@ func (c *simChecker) prove(p *simPayState) {
 
 // graceKept reports whether the ORDER_NOT_EXIST grace rule allows p's FAIL:
 // a cancel refused with ORDER_NOT_EXIST at least polling.absent_grace
-// before, and no verified answer since that knew the payment.
+// before, and no verified answer the agent took, before or since, that
+// knew the payment: once Alipay showed it knows the payment, however long
+// ago and whatever crash came between, ORDER_NOT_EXIST proves nothing.
 func (c *simChecker) graceKept(p *simPayState) bool {
-	for i, s := range p.said {
-		if !s.cancel || s.code != "ORDER_NOT_EXIST" || p.finalAt-s.at < simAbsentGrace {
-			continue
+	for _, s := range p.said {
+		if s.resultStatus == "S" {
+			return false
 		}
-		known := false
-		for _, later := range p.said[i:] {
-			known = known || later.resultStatus == "S"
-		}
-		if !known {
+	}
+	for _, s := range p.said {
+		if s.cancel && s.code == "ORDER_NOT_EXIST" && p.finalAt-s.at >= simAbsentGrace {
 			return true
 		}
 	}

@@ -335,3 +335,68 @@ func TestHoldWhileOthersGet(t *testing.T) {
 		}
 	}
 }
+
+func TestInterruptedTellsACrashFromACleanStop(t *testing.T) {
+	c := newClock()
+	path := filepath.Join(t.TempDir(), "posagent.db")
+	reopen := func(opts Options) *Store {
+		t.Helper()
+		opts.Now = c.Now
+		s, err := Open(path, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s := reopen(Options{Quick: true})
+	if s.Interrupted() {
+		t.Error("a new file reads as interrupted")
+	}
+	mustAccept(t, s, newPayment(c, "r1"))
+	crashed := copyFile(t, path) // as a crash now would leave it
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, quick := range []bool{true, false} {
+		s = reopen(Options{Quick: quick})
+		if s.Interrupted() {
+			t.Errorf("Quick %v: a file closed cleanly reads as interrupted", quick)
+		}
+		s.Close()
+	}
+	if err := os.Rename(crashed, path); err != nil {
+		t.Fatal(err)
+	}
+	for _, quick := range []bool{true, false} {
+		if err := os.WriteFile(crashed, mustRead(t, path), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s = reopen(Options{Quick: quick})
+		if !s.Interrupted() {
+			t.Errorf("Quick %v: a file a run left open does not read as interrupted", quick)
+		}
+		s.Close()
+		// The clean Close just now marked the file stopped: put the
+		// crashed copy back for the next round.
+		if err := os.Rename(crashed, path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ro, err := Open(path, Options{ReadOnly: true}); err != nil {
+		t.Fatal(err)
+	} else {
+		if ro.Interrupted() {
+			t.Error("a read-only store reads as interrupted")
+		}
+		ro.Close()
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}

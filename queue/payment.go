@@ -143,6 +143,12 @@ type Track struct {
 	// Known is set once a verified answer showed that Alipay knows the
 	// payment (any answer about it but F ORDER_NOT_EXIST).
 	Known bool `json:"known,omitempty"`
+	// MaybeKnown is set on a payment that was open when a run of the
+	// agent ended without closing the store: the answer that showed Alipay
+	// knows the payment may have been held in memory and lost with it.
+	// The agent then treats the payment as known where that keeps the
+	// question open (the ORDER_NOT_EXIST grace rule).
+	MaybeKnown bool `json:"maybeKnown,omitempty"`
 	// Absent counts the verified ORDER_NOT_EXIST answers about the payment.
 	Absent int `json:"absent,omitempty"`
 	// AbsentSince is when the present unbroken run of verified

@@ -284,6 +284,13 @@ func markOpen(tx *bolt.Tx, marks startMarks, checked bool) error {
 // the caller should run Verify once it serves.
 func (s *Store) Checked() bool { return s.checked }
 
+// Interrupted reports whether the run before this Open ended without
+// closing the store (a crash, a power cut, a kill): whatever it held in
+// memory (Hold) was lost, and the caller may have to assume the worst of
+// what that was. It is false for a new file and for a read-only store;
+// true when the quick look could not tell.
+func (s *Store) Interrupted() bool { return s.interrupted }
+
 // Verify is the integrity check in full (as Check) of the store in use,
 // made without holding up its commits: it reads the file inside one read
 // transaction, which keeps every page of that transaction's tree as it

@@ -61,6 +61,9 @@ type Store struct {
 
 	// checked is true when Open checked the file in full (startup.go).
 	checked bool
+	// interrupted is true when the run before this open did not close
+	// the file (startup.go).
+	interrupted bool
 
 	// hmu guards held, the steps kept in memory per payment (held.go),
 	// and damaged, set when Verify found the file damaged.
@@ -125,6 +128,7 @@ func Open(path string, opts Options) (*Store, error) {
 		var marks startMarks
 		if found > 0 {
 			marks, err = quickLook(path)
+			s.interrupted = !marks.stopped
 			if err != nil || marks.needsCheck() || !opts.Quick {
 				err = verify(path, opts.LockTimeout)
 				s.checked = err == nil
