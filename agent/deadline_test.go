@@ -62,7 +62,7 @@ func TestPayDeadlineFitsAlipaysCancelWindow(t *testing.T) {
 				Log: zerolog.New(&logs),
 				Now: func() time.Time { return tt.accepted },
 			})
-			r := a.handlePay(pay{req: "pos-42", amt: 500, cur: "USD", exp: tt.exp}, a.now())
+			r := a.handlePays([]pay{{req: "pos-42", amt: 500, cur: "USD", exp: tt.exp}}, a.now())[0]
 			if r.state != device.StateAccepted {
 				t.Fatalf("PAY answered %+v", r)
 			}

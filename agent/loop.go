@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/posagent/posagent/device"
 	"github.com/posagent/posagent/queue"
 )
 
@@ -38,7 +39,7 @@ func (a *Agent) loop(ctx context.Context, linkErr <-chan error) error {
 				events = nil
 				continue
 			}
-			a.handle(fromDevice(ev))
+			a.take(ev, events)
 		case o := <-a.outcomes:
 			a.apply(o)
 		case req := <-a.statusOut:
@@ -49,6 +50,42 @@ func (a *Agent) loop(ctx context.Context, linkErr <-chan error) error {
 		}
 		wake := a.tick(a.now())
 		timer.Reset(wake)
+	}
+}
+
+// maxPayBatch bounds the PAYs stored in one commit.
+const maxPayBatch = 64
+
+// take acts on ev and on the events already waiting behind it, without
+// waiting for more: PAYs that came one after the other are stored in one
+// commit and answered in the order they came (handlePays), and the first
+// other event ends the run and is handled after them.
+func (a *Agent) take(ev device.Event, events <-chan device.Event) {
+	r := fromDevice(ev)
+	if r.kind != reqPay {
+		a.handle(r)
+		return
+	}
+	ps := []pay{r.pay}
+	var after *request
+	for len(ps) < maxPayBatch && after == nil {
+		var ev device.Event
+		select {
+		case ev = <-events: // nil once closed, which the loop then sees
+		default:
+		}
+		if ev == nil {
+			break
+		}
+		if r := fromDevice(ev); r.kind == reqPay {
+			ps = append(ps, r.pay)
+		} else {
+			after = &r
+		}
+	}
+	a.answerPays(a.handlePays(ps, a.now()))
+	if after != nil {
+		a.handle(*after)
 	}
 }
 

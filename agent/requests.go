@@ -43,8 +43,7 @@ func (a *Agent) handle(r request) {
 	now := a.now()
 	switch r.kind {
 	case reqPay:
-		rep := a.handlePay(r.pay, now)
-		a.enqueue(statusMessage(rep), a.onStatusSent(rep.req))
+		a.answerPays(a.handlePays([]pay{r.pay}, now))
 	case reqInvalidPay:
 		a.log.Warn().Str("req", cut(r.req, maxEchoedReqLen)).Str("problem", r.invalid).Msg("PAY rejected: invalid field")
 		a.enqueue(statusMessage(reply{req: r.req, state: device.StateRejected, code: device.CodeInvalidField, msg: r.invalid}), nil)
@@ -102,41 +101,85 @@ type reply struct {
 	final                 *queue.Payment
 }
 
-// handlePay stores a PAY and answers it. ACCEPTED is sent only after the
-// store has committed (docs/design.md, rule 1); a repeated PAY is never
-// tracked twice and is answered with the payment's current state. The
-// deadline is exp (else polling.cancel_after), shortened where it would
-// leave no time to cancel within Alipay's cancel window (fitDeadline).
-func (a *Agent) handlePay(m pay, now time.Time) reply {
-	exp := m.exp
-	if exp <= 0 {
-		exp = a.opts.CancelAfter
-	}
-	deadline, shortened := fitDeadline(now, exp)
-	// A new payment needs a store without faults and room for it
-	// (docs/design.md, "Storage faults"); a repeated one is answered
-	// from what is stored.
-	if _, err := a.store.Get(m.req); errors.Is(err, queue.ErrNotFound) {
-		if err := a.roomForPay(now); err != nil {
-			a.log.Error().Str("req", m.req).Str("why", err.Error()).Msg("PAY rejected: the payment store cannot take it; the register may send it again")
-			return reply{req: m.req, state: device.StateRejected, code: device.CodeStorageError, msg: "payment store unavailable; try again later"}
+// handlePays stores the PAYs ps, which arrived together, and returns the
+// answer to each, in order, for answerPays to send: an ACCEPTED is so sent
+// only after the store has committed (docs/design.md, rule 1). The new
+// payments among ps are stored in one commit (queue.Store.AcceptAll), so
+// that PAYs arriving while a commit is on its way to disk wait for one
+// more sync, not one each. A repeated PAY is never tracked twice and is
+// answered with the payment's current state. The deadline is exp (else
+// polling.cancel_after), shortened where it would leave no time to cancel
+// within Alipay's cancel window (fitDeadline).
+func (a *Agent) handlePays(ps []pay, now time.Time) []reply {
+	replies := make([]reply, len(ps))
+	payments := make([]queue.Payment, len(ps))
+	exps := make([]time.Duration, len(ps))
+	shortened := make([]bool, len(ps))
+	isNew := make([]bool, len(ps))
+	fresh := 0
+	for i, m := range ps {
+		exps[i] = m.exp
+		if exps[i] <= 0 {
+			exps[i] = a.opts.CancelAfter
+		}
+		var deadline time.Time
+		deadline, shortened[i] = fitDeadline(now, exps[i])
+		payments[i] = queue.Payment{
+			RequestID: m.req, PaymentID: m.pid, Amount: m.amt, Currency: m.cur, Lane: m.lane,
+			AcceptedAt: now, Deadline: deadline,
+		}
+		if _, err := a.store.Get(m.req); errors.Is(err, queue.ErrNotFound) {
+			isNew[i] = true
+			fresh++
 		}
 	}
-	p, created, err := a.store.Accept(queue.Payment{
-		RequestID: m.req, PaymentID: m.pid, Amount: m.amt, Currency: m.cur, Lane: m.lane,
-		AcceptedAt: now, Deadline: deadline,
-	})
+	// New payments need a store without faults and room for them
+	// (docs/design.md, "Storage faults"); a repeated one is answered from
+	// what is stored.
+	stored := make([]int, 0, len(ps)) // the index in ps of each payment given to the store
+	var refuse error
+	if fresh > 0 {
+		refuse = a.roomForPay(now, fresh)
+	}
+	for i, m := range ps {
+		if refuse != nil && isNew[i] {
+			a.log.Error().Str("req", m.req).Str("why", refuse.Error()).Msg("PAY rejected: the payment store cannot take it; the register may send it again")
+			replies[i] = reply{req: m.req, state: device.StateRejected, code: device.CodeStorageError, msg: "payment store unavailable; try again later"}
+			continue
+		}
+		payments[len(stored)] = payments[i]
+		stored = append(stored, i)
+	}
+	for j, acc := range a.store.AcceptAll(payments[:len(stored)]) {
+		i := stored[j]
+		replies[i] = a.accepted(ps[i].req, acc, exps[i], shortened[i], now)
+	}
+	return replies
+}
+
+// answerPays sends the STATUS of each of replies, in order.
+func (a *Agent) answerPays(replies []reply) {
+	for _, rep := range replies {
+		a.enqueue(statusMessage(rep), a.onStatusSent(rep.req))
+	}
+}
+
+// accepted takes what the store did with the PAY of req (acc), whose
+// deadline was asked as exp and shortened or not, and returns the STATUS
+// that answers it.
+func (a *Agent) accepted(req string, acc queue.Accepted, exp time.Duration, shortened bool, now time.Time) reply {
+	p, err := acc.Payment, acc.Err
 	switch {
 	case errors.Is(err, queue.ErrConflict):
-		a.log.Warn().Err(err).Str("req", m.req).Msg("PAY rejected: the request id is known with other payment details")
-		return reply{req: m.req, state: device.StateRejected, code: device.CodeConflict, msg: "req: already used with another amt, cur or pid"}
+		a.log.Warn().Err(err).Str("req", req).Msg("PAY rejected: the request id is known with other payment details")
+		return reply{req: req, state: device.StateRejected, code: device.CodeConflict, msg: "req: already used with another amt, cur or pid"}
 	case err != nil:
 		a.storeTrouble(err)
 		a.countStoreError()
-		a.log.Error().Err(err).Str("req", m.req).Msg("PAY rejected: it could not be stored; the register may send it again")
-		return reply{req: m.req, state: device.StateRejected, code: device.CodeStorageError, msg: "payment could not be stored; try again"}
+		a.log.Error().Err(err).Str("req", req).Msg("PAY rejected: it could not be stored; the register may send it again")
+		return reply{req: req, state: device.StateRejected, code: device.CodeStorageError, msg: "payment could not be stored; try again"}
 	}
-	if created {
+	if acc.Created {
 		a.schedule(p.RequestID, p.NextAt, now)
 		a.holdFirstCall(p.RequestID)
 		a.log.Info().Str("req", p.RequestID).Str("pid", p.PaymentID).Int64("amt", p.Amount).Str("cur", p.Currency).

@@ -224,13 +224,14 @@ func (a *Agent) setFault(fault storeFault, problem string) {
 	}
 }
 
-// roomForPay reports why a new payment cannot be taken now, or nil. The
+// roomForPay reports why n new payments cannot be taken now, or nil. The
 // store is looked at afresh (a fault's end is noticed at once, a removed
 // file written back): it must be free of faults, its file system must
-// have minFree, and the room for every payment held, this one included,
-// must be reserved. A PAY comes once a sale, so the look costs little.
-func (a *Agent) roomForPay(now time.Time) error {
-	a.checkStore(now, 1)
+// have minFree, and the room for every payment held, these n included,
+// must be reserved. PAYs come once a sale, and those that arrive together
+// share one look, so the look costs little.
+func (a *Agent) roomForPay(now time.Time, n int) error {
+	a.checkStore(now, n)
 	if a.health.fault != faultNone {
 		return errors.New(a.health.problem)
 	}

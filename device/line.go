@@ -126,7 +126,7 @@ func NewLine(cfg PortConfig, opts ...Option) *Line {
 		clock:   SystemClock(),
 		log:     zerolog.Nop(),
 		hello:   Hello{Boot: newBoot(), Ver: "1", Role: RoleAgent, Name: "posagent"},
-		events:  make(chan Event),
+		events:  make(chan Event, eventBuffer),
 		sends:   make(chan outMsg),
 		timers:  make(chan timerFire),
 		posted:  postBox{kick: make(chan struct{}, 1)},
@@ -155,8 +155,14 @@ func (l *Line) Boot() string { return l.hello.Boot }
 
 // Events returns the channel of what happened on the line. It is closed when
 // Run returns. The line never waits for the reader: events queue up until
-// taken.
+// taken, the first eventBuffer of them in the channel itself, so that a
+// reader coming back from a slow task finds at once the events that
+// arrived meanwhile (the agent stores the PAYs among them in one commit).
 func (l *Line) Events() <-chan Event { return l.events }
+
+// eventBuffer is how many events wait in the channel of Events; more wait
+// in the line.
+const eventBuffer = 64
 
 // Send queues m to be sent after the messages queued before it, and returns
 // once it is queued (waiting while Run is not yet running), or with ctx's

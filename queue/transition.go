@@ -32,75 +32,111 @@ const maxRequestID = 256
 // PENDING and due at once (NextAt = AcceptedAt). Accept returns after the
 // commit is on disk.
 func (s *Store) Accept(p Payment) (Payment, bool, error) {
-	if err := validate(&p); err != nil {
-		return Payment{}, false, err
-	}
+	a := s.AcceptAll([]Payment{p})[0]
+	return a.Payment, a.Created, a.Err
+}
+
+// Accepted is what AcceptAll did with one payment, as Accept returns it.
+type Accepted struct {
+	Payment Payment
+	Created bool
+	Err     error
+}
+
+// AcceptAll is Accept for each of ps, in order, with every new payment
+// among them stored in one commit: PAYs that arrive while a commit is on
+// its way to disk are stored together by the next one, instead of each
+// waiting for a sync of its own. Its results are in the order of ps. A
+// commit that fails fails every new payment of ps with the same error and
+// stores none of them; invalid, repeated and conflicting ones are answered
+// as Accept answers them. A request id that comes twice in ps is stored
+// once and answered as a repeat the second time.
+func (s *Store) AcceptAll(ps []Payment) []Accepted {
+	out := make([]Accepted, len(ps))
 	now := s.now()
-	if p.AcceptedAt.IsZero() {
-		p.AcceptedAt = now
-	}
-	var (
-		out     Payment
-		created bool
-	)
 	// A repeated PAY is answered from a read, so that it gets the stored
 	// payment even while the store cannot write (a full or read-only file
 	// system): answering it with an error would deny a payment the
 	// register was told is accepted.
+	var fresh []int // indexes into ps of the payments not stored yet
 	err := s.view(func(tx *bolt.Tx) error {
-		old, err := loadRecord(tx, p.RequestID)
-		if err != nil {
-			return err
-		}
-		out = old
-		if err := conflict(&old, &p); err != nil {
-			return err
-		}
-		return errUnchanged
-	})
-	switch {
-	case errors.Is(err, errUnchanged):
-		return out, false, nil
-	case errors.Is(err, ErrConflict):
-		return out, false, err
-	}
-	err = s.update(func(tx *bolt.Tx) error {
-		old, err := loadRecord(tx, p.RequestID)
-		switch {
-		case err == nil:
-			out = old
-			if err := conflict(&old, &p); err != nil {
-				return err
+		for i := range ps {
+			p := &ps[i]
+			if err := validate(p); err != nil {
+				out[i].Err = err
+				continue
 			}
-			return errUnchanged
-		case !errors.Is(err, ErrNotFound):
-			return err
+			if p.AcceptedAt.IsZero() {
+				p.AcceptedAt = now
+			}
+			old, err := loadRecord(tx, p.RequestID)
+			switch {
+			case err == nil:
+				out[i] = Accepted{Payment: old, Err: conflict(&old, p)}
+			case errors.Is(err, ErrNotFound):
+				fresh = append(fresh, i)
+			default:
+				out[i].Err = fmt.Errorf("store payment %q: %w", p.RequestID, err)
+			}
 		}
-		rec := Payment{
-			RequestID:  p.RequestID,
-			PaymentID:  p.PaymentID,
-			Amount:     p.Amount,
-			Currency:   p.Currency,
-			Lane:       p.Lane,
-			AcceptedAt: p.AcceptedAt,
-			Deadline:   p.Deadline,
-			NextAt:     p.AcceptedAt,
-			State:      Pending,
-		}
-		s.audit(&rec, Event{Time: now, Call: CallAccept})
-		if err := writeRecord(tx, nil, &rec); err != nil {
-			return err
-		}
-		out, created = rec, true
 		return nil
 	})
-	switch {
-	case err == nil, errors.Is(err, errUnchanged):
-		return out, created, nil
-	case errors.Is(err, ErrConflict):
-		return out, false, err
+	if err != nil {
+		for i := range out {
+			out[i] = Accepted{Err: fmt.Errorf("store payment %q: %w", ps[i].RequestID, err)}
+		}
+		return out
 	}
-	return Payment{}, false, fmt.Errorf("store payment %q: %w", p.RequestID, err)
+	if len(fresh) == 0 {
+		return out
+	}
+	created := make(map[int]bool, len(fresh))
+	err = s.update(func(tx *bolt.Tx) error {
+		clear(created)
+		for _, i := range fresh {
+			p := &ps[i]
+			// Another process may have stored it since the read, or an
+			// earlier payment of ps had the same request id.
+			old, err := loadRecord(tx, p.RequestID)
+			switch {
+			case err == nil:
+				out[i] = Accepted{Payment: old, Err: conflict(&old, p)}
+				continue
+			case !errors.Is(err, ErrNotFound):
+				return err
+			}
+			rec := Payment{
+				RequestID:  p.RequestID,
+				PaymentID:  p.PaymentID,
+				Amount:     p.Amount,
+				Currency:   p.Currency,
+				Lane:       p.Lane,
+				AcceptedAt: p.AcceptedAt,
+				Deadline:   p.Deadline,
+				NextAt:     p.AcceptedAt,
+				State:      Pending,
+			}
+			s.audit(&rec, Event{Time: now, Call: CallAccept})
+			if err := writeRecord(tx, nil, &rec); err != nil {
+				return err
+			}
+			out[i] = Accepted{Payment: rec, Created: true}
+			created[i] = true
+		}
+		if len(created) == 0 {
+			return errUnchanged // nothing new after all: no commit
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errUnchanged) {
+		// Nothing of the transaction was stored, and what it read may
+		// have been its own writes: every payment it handled gets the
+		// error, and the register sends it again.
+		for _, i := range fresh {
+			out[i] = Accepted{Err: fmt.Errorf("store payment %q: %w", ps[i].RequestID, err)}
+		}
+	}
+	return out
 }
 
 // validate checks the fields Accept needs.
