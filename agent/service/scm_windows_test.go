@@ -135,7 +135,12 @@ func TestFailedServiceReportsAnErrorExitCode(t *testing.T) {
 	if err := m.Install(); err != nil && !(underWine() && errors.Is(err, windows.ERROR_INVALID_LEVEL)) {
 		t.Fatalf("Install: %v", err)
 	}
-	if err := m.Start(); err != nil {
+	// Wine's service manager may answer the start of a service that fails
+	// at once with ERROR_SERVICE_REQUEST_TIMEOUT when the process ends
+	// before it sees the start reported (seen on a loaded machine); the
+	// process ran all the same, which the line below proves, and what
+	// this test checks comes after.
+	if err := m.Start(); err != nil && !(underWine() && errors.Is(err, windows.ERROR_SERVICE_REQUEST_TIMEOUT)) {
 		t.Fatalf("Start: %v", err)
 	}
 	conn := accept(t, ln)
