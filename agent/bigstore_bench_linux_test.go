@@ -26,9 +26,10 @@ import (
 // BenchmarkBigStore reports the figures of a large store: the file's size
 // and page fill, `posagent queue list` and `queue export` on the file and
 // through a running agent (time, peak anonymous memory, RssAnon, and
-// output of the command), the agent's memory, and PAY -> ACCEPTED over a
-// pty, idle and while a list or an export through the agent runs, with
-// the ratio of the two p99s. It runs only when POSAGENT_BIGSTORE names
+// output of the command), the agent's time to serve and to pass its full
+// check in the background, its memory, and PAY -> ACCEPTED over a pty,
+// idle (once the check passed) and while a list or an export through the
+// agent runs, with the ratio of each p99 to the idle one. It runs only when POSAGENT_BIGSTORE names
 // a store file, written by queue's TestWriteBigStore (docs/benchmarks.md);
 // the agent adds its payments to that file. Run it with -benchtime 1x.
 func BenchmarkBigStore(b *testing.B) {
@@ -55,16 +56,18 @@ func BenchmarkBigStore(b *testing.B) {
 	listen := ln.Addr().String()
 	ln.Close()
 	config := filepath.Join(dir, "posagent.toml")
+	logFile := filepath.Join(dir, "posagent.log")
 	postest.WriteConfig(b, config, line.Path, srv, priv, pub, fmt.Sprintf(`[polling]
 interval = "1s"
 cancel_after = "1h"
 [storage]
 path = %q
 [log]
-level = "warn"
+level = "info"
+file = %q
 [status]
 listen = %q
-`, store, listen))
+`, store, logFile, listen))
 	fi, err := os.Stat(store)
 	if err != nil {
 		b.Fatal(err)
@@ -120,6 +123,23 @@ listen = %q
 		b.Logf("agent: open %.1f s, RssAnon peak %.1f MiB", opened.Seconds(), openPeak)
 		b.ReportMetric(opened.Seconds(), "agent-open-s")
 		b.ReportMetric(openPeak, "agent-open-anon-MiB")
+		// The agent checks the store in full in the background once it
+		// serves: the idle PAYs wait for that check to pass.
+		stopSampling = sampleRss(agent.Process.Pid)
+		for deadline := time.Now().Add(30 * time.Minute); ; {
+			data, _ := os.ReadFile(logFile)
+			if bytes.Contains(data, []byte("passed its integrity check")) {
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatal("the agent did not log that its store passed the integrity check within 30 minutes")
+			}
+			time.Sleep(50 * time.Millisecond) // the log file gives no event to wait on
+		}
+		checked, checkPeak := time.Since(started), stopSampling()
+		b.Logf("agent: full check passed %.1f s after start, RssAnon peak %.1f MiB", checked.Seconds(), checkPeak)
+		b.ReportMetric(checked.Seconds(), "agent-checked-s")
+		b.ReportMetric(checkPeak, "agent-check-anon-MiB")
 		stopSampling = sampleRss(agent.Process.Pid)
 		reg := startRegister(b, line.Master)
 		if st := reg.request(device.Pay{Req: fmt.Sprintf("warm-%d", time.Now().UnixNano()), Amount: 100, Currency: "USD"}); st.State != "ACCEPTED" {
