@@ -78,6 +78,9 @@ func BenchmarkStartup(b *testing.B) {
 			db := filepath.Join(dir, fmt.Sprintf("store-%d.db", size))
 			if size > 0 {
 				writeBenchStore(b, db, size)
+				if fi, err := os.Stat(db); err == nil {
+					b.ReportMetric(float64(fi.Size())/1e6, fmt.Sprintf("MB-%d", size))
+				}
 			}
 			logFile := filepath.Join(dir, fmt.Sprintf("posagent-%d.log", size))
 			config := filepath.Join(dir, fmt.Sprintf("posagent-%d.toml", size))

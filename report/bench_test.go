@@ -42,4 +42,5 @@ func BenchmarkReadDay(b *testing.B) {
 			b.Fatalf("%v, %+v", err, r)
 		}
 	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/report")
 }
