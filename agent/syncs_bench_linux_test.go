@@ -28,7 +28,8 @@ import (
 // kind, waits for their RESULTs and for a QUERY sent after the DONEs, and
 // stops it with SIGTERM; a run that takes no payment is the baseline
 // subtracted. A bbolt commit is two fdatasync calls (its pages, then its
-// meta page). Run it with -benchtime 1x; it takes about 90 s.
+// meta page). POSAGENT_SYNCS_SECONDS lists other times (e.g. "2,5"). Run it
+// with -benchtime 1x; it takes about 90 s.
 func BenchmarkSyncs(b *testing.B) {
 	strace, err := exec.LookPath("strace")
 	if err != nil {
@@ -48,10 +49,21 @@ func BenchmarkSyncs(b *testing.B) {
 	line := postest.PTY(b)
 	reg := startRegister(b, line.Master)
 	s := &syncRuns{b: b, strace: strace, bin: bin, dir: dir, reg: reg, port: stablePath(b, line.Path), srv: srv, priv: priv, pub: pub}
+	seconds := []int{2, 20, 60}
+	if v := os.Getenv("POSAGENT_SYNCS_SECONDS"); v != "" {
+		seconds = nil
+		for f := range strings.SplitSeq(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 0 {
+				b.Fatalf("POSAGENT_SYNCS_SECONDS: %q is not a number of seconds", f)
+			}
+			seconds = append(seconds, n)
+		}
+	}
 	for range b.N {
 		base := s.run(0, 0)
 		b.ReportMetric(float64(base), "syncs-baseline")
-		for _, polls := range []int{2, 20, 60} {
+		for _, polls := range seconds {
 			n := s.run(polls, perRun)
 			b.ReportMetric(float64(n-base)/perRun, fmt.Sprintf("syncs/pay-%ds", polls))
 		}

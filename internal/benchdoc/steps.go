@@ -20,6 +20,7 @@ type sizing struct {
 	BigStorePays int // PAYs timed on it while the agent is idle
 	Startup      []int
 	StartupRuns  int
+	Syncs        []int // seconds of PROCESSING of the payments whose syncs are counted
 
 	Limit time.Duration // for each command
 }
@@ -30,19 +31,19 @@ var sizes = map[string]sizing{
 		Name: "quick", PayAccepted: "50x", FirstPay: "5x", ResultLatency: "50x", Burst: "50x",
 		Open: "1x", ReadDay: "5x", Idle: "10s",
 		BigStore: 10000, BigStorePays: 100, Startup: []int{0, 10000}, StartupRuns: 1,
-		Limit: 10 * time.Minute,
+		Syncs: []int{2, 5}, Limit: 10 * time.Minute,
 	},
 	"100k": {
 		Name: "100k", PayAccepted: "300x", FirstPay: "20x", ResultLatency: "300x", Burst: "200x",
 		Open: "3x", ReadDay: "20x", Idle: "60s",
 		BigStore: 100000, BigStorePays: 1000, Startup: []int{0, 100000}, StartupRuns: 3,
-		Limit: 30 * time.Minute,
+		Syncs: []int{2, 20, 60}, Limit: 30 * time.Minute,
 	},
 	"1m": {
 		Name: "1m", PayAccepted: "300x", FirstPay: "20x", ResultLatency: "300x", Burst: "200x",
 		Open: "3x", ReadDay: "20x", Idle: "60s",
 		BigStore: 1000000, BigStorePays: 1000, Startup: []int{0, 1000000}, StartupRuns: 1,
-		Limit: 90 * time.Minute,
+		Syncs: []int{2, 20, 60}, Limit: 90 * time.Minute,
 	},
 }
 
@@ -98,10 +99,6 @@ func plan(sz sizing, work string, soak time.Duration) []step {
 	// in its output; the step's limit is the backstop.
 	goLim := lim - time.Minute
 	big := filepath.Join(work, "bigstore.db")
-	var startupSizes []string
-	for _, n := range sz.Startup {
-		startupSizes = append(startupSizes, strconv.Itoa(n))
-	}
 	soakLimit := 2*soak + 10*time.Minute
 	return []step{
 		{Name: "payaccepted", Limit: lim, Benchmarks: []string{"BenchmarkPayAccepted"},
@@ -128,10 +125,21 @@ func plan(sz sizing, work string, soak time.Duration) []step {
 				Args: []string{"test", "-count", "1", "-run", "^TestSoak$", "-v", "-timeout", soakLimit.String(), "./agent"}}}},
 		{Name: "startup", Limit: lim, Benchmarks: []string{"BenchmarkStartup"},
 			Commands: []command{bench("./agent", "^BenchmarkStartup$", "1x", goLim,
-				"POSAGENT_STARTUP_SIZES="+strings.Join(startupSizes, ","), fmt.Sprintf("POSAGENT_STARTUP_RUNS=%d", sz.StartupRuns))}},
+				"POSAGENT_STARTUP_SIZES="+joinInts(sz.Startup), fmt.Sprintf("POSAGENT_STARTUP_RUNS=%d", sz.StartupRuns))}},
 		{Name: "commits", Limit: lim, Benchmarks: []string{"BenchmarkCommits"},
 			Commands: []command{bench("./agent", "^BenchmarkCommits$", "1x", goLim)}},
+		{Name: "syncs", Limit: lim, Benchmarks: []string{"BenchmarkSyncs"},
+			Commands: []command{bench("./agent", "^BenchmarkSyncs$", "1x", goLim, "POSAGENT_SYNCS_SECONDS="+joinInts(sz.Syncs))}},
 		{Name: "burst", Limit: lim, Benchmarks: []string{"BenchmarkBurst"},
 			Commands: []command{bench("./agent", "^BenchmarkBurst$", sz.Burst, goLim)}},
 	}
+}
+
+// joinInts returns ns as a comma-separated list.
+func joinInts(ns []int) string {
+	s := make([]string, len(ns))
+	for i, n := range ns {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ",")
 }
