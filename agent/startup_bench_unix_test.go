@@ -71,6 +71,7 @@ func BenchmarkStartup(b *testing.B) {
 		b.Fatal(err)
 	}
 	line := postest.PTY(b)
+	port := stablePath(b, line.Path) // now, while the name still leads to it
 	reg := startRegister(b, line.Master)
 	cold := canDropCaches()
 	for range b.N {
@@ -84,7 +85,7 @@ func BenchmarkStartup(b *testing.B) {
 			}
 			logFile := filepath.Join(dir, fmt.Sprintf("posagent-%d.log", size))
 			config := filepath.Join(dir, fmt.Sprintf("posagent-%d.toml", size))
-			postest.WriteConfig(b, config, stablePath(b, line.Path), srv, priv, pub, fmt.Sprintf(`[polling]
+			postest.WriteConfig(b, config, port, srv, priv, pub, fmt.Sprintf(`[polling]
 interval = "1m"
 cancel_after = "2h"
 [storage]
@@ -264,8 +265,9 @@ func dropCaches(b *testing.B) {
 
 // stablePath returns a path to the terminal side of the pty at path that
 // the agent can open for as long as this process holds it open: the
-// process's own descriptor under /proc. The name under /dev/pts goes when
-// another devpts is mounted over /dev/pts, as tests elsewhere on a shared
+// process's own descriptor under /proc. Call it right after making the
+// pty: the name under /dev/pts goes when another devpts is mounted over
+// /dev/pts (and the old one detached), as tests elsewhere on a shared
 // machine may do while a long benchmark runs.
 func stablePath(b *testing.B, path string) string {
 	b.Helper()
