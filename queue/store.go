@@ -88,10 +88,11 @@ const fileMode = 0o600
 //
 // Neither the check nor the salvage lets bbolt read a damaged file, so
 // damage cannot make Open crash or hang; both take time in proportion to
-// the file's size and hold it in memory once. A read-only Open checks
+// the file's size. The check reads a read-only map of the file and needs
+// little memory of its own whatever the file's size (Check); a salvage
+// holds the file in memory once. A read-only Open checks
 // less (checkReading: the structure, every record's checksum, and the
-// accepted index), and on Unix through a read-only map of the file, so
-// that reading a large store needs little memory of its own; Check runs
+// accepted index), also through a read-only map of the file; Check runs
 // the full check on demand.
 func Open(path string, opts Options) (*Store, error) {
 	s := &Store{path: path, now: opts.Now, auditLimit: opts.AuditLimit, readOnly: opts.ReadOnly, held: map[string]*held{}}

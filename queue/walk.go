@@ -79,8 +79,9 @@ type fileImage struct {
 	// buckets holds, per top-level bucket, the pairs that could be read,
 	// in key order. A bucket whose header was unreadable is absent.
 	buckets map[string][]pair
-	// visit passes the pairs of the top-level buckets it names to its
-	// function instead of keeping them in buckets (walkFile).
+	// visit passes the pairs of the top-level buckets it names (and with
+	// "", of the others) to its function instead of keeping them in
+	// buckets (walkFile).
 	visit map[string]func(k, v []byte)
 	// damage lists what is wrong with the structure; empty when the file
 	// keeps the invariant above.
@@ -149,7 +150,8 @@ func readMeta(data []byte, off int) (meta, error) {
 // The pairs of a top-level bucket named in visit are passed to its
 // function, in key order, instead of being kept in buckets (which then
 // holds the name with no pairs), so that a walk can check a large file
-// without holding a slice per record. The buckets are walked in name
+// without holding a slice per record; the function of the name "", when
+// there is one, takes the pairs of every bucket not named. The buckets are walked in name
 // order, so a visitor of one bucket may read the pairs kept of a bucket
 // whose name sorts before it.
 func walkFile(data []byte, visit map[string]func(k, v []byte)) *fileImage {
@@ -196,9 +198,10 @@ func walkFile(data []byte, visit map[string]func(k, v []byte)) *fileImage {
 // transaction txid, as a reader of that transaction sees it, and ignores
 // the other meta page, which a writer may be writing while data is read.
 // It reports false when neither meta page holds txid (a writer has moved
-// on twice since), so that the caller reads the file again.
-func walkFileAt(data []byte, txid uint64) (*fileImage, bool) {
-	img := &fileImage{data: data, buckets: map[string][]pair{}}
+// on twice since), so that the caller reads the file again. visit is as
+// for walkFile.
+func walkFileAt(data []byte, txid uint64, visit map[string]func(k, v []byte)) (*fileImage, bool) {
+	img := &fileImage{data: data, buckets: map[string][]pair{}, visit: visit}
 	for _, off := range []int{0, -1} {
 		if off < 0 {
 			m0, err := readMeta(data, 0)
@@ -241,7 +244,10 @@ func (img *fileImage) walkFrom(m meta) {
 			return
 		}
 		var ps []pair
-		fn := img.visit[string(k)]
+		fn, ok := img.visit[string(k)]
+		if !ok {
+			fn = img.visit[""]
+		}
 		if img.walkBucket(k, v, 1, func(flags uint32, k, v []byte) {
 			if flags != 0 {
 				img.damage.addf("bucket element %q has flags %#x", k, flags)
