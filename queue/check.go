@@ -121,7 +121,7 @@ func checkData(ctx context.Context, data []byte, path string, readOnly bool, wor
 		var img *fileImage
 		if txid == 0 {
 			img = walkFile(data, c.visitors())
-		} else if img, ok = walkFileAt(data, txid, c.visitors()); !ok {
+		} else if img, ok = walkFileAt(data, txid, c.visitors(), func() bool { return ctx.Err() != nil }); !ok {
 			return nil
 		}
 		return c.finish(img, path, readOnly)

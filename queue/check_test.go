@@ -14,13 +14,31 @@ import (
 )
 
 // checkers are the ways a store in use is checked in full: Check, which
-// decodes on every core, and Verify, on one.
+// decodes on every core, and Verify, on one, reading the file in place or
+// (where bbolt's map has no room to spare) a copy of it.
 var checkers = []struct {
 	name  string
 	check func(t *testing.T, s *Store) error
 }{
 	{"Check", func(t *testing.T, s *Store) error { return s.Check() }},
 	{"Verify", func(t *testing.T, s *Store) error { return s.Verify(t.Context()) }},
+	{"Verify a copy", func(t *testing.T, s *Store) error {
+		s.mapped = 0
+		if inPlaceNow(t, s) {
+			t.Skip("bbolt's map is known to have room here")
+		}
+		return s.Verify(t.Context())
+	}},
+}
+
+// inPlaceNow reports whether Verify would check s in place now.
+func inPlaceNow(t *testing.T, s *Store) bool {
+	tx, err := s.db.Begin(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	return s.inPlace(tx)
 }
 
 // TestCheckNamesTheIndexThatDisagrees plants, in each index in turn, a
@@ -184,5 +202,69 @@ func TestIndexFieldsAreThoseOfPayment(t *testing.T) {
 		if got, want := indexKeys(&q), indexKeys(&p); !reflect.DeepEqual(got, want) {
 			t.Errorf("payment %d: index keys %q from its index fields; want %q", i, got, want)
 		}
+	}
+}
+
+// TestCommitsDoNotWaitForALongReader holds a read transaction, as Verify
+// does for its check, while a commit grows the file far beyond the size
+// it had at open: the commit completes with the reader still open (a
+// commit that mapped the file afresh would wait for the reader, and the
+// test would hang).
+func TestCommitsDoNotWaitForALongReader(t *testing.T) {
+	if mapReserve == 0 {
+		t.Skip("bbolt maps the file as it grows on this platform; Verify copies it instead")
+	}
+	c := newClock()
+	s := openTest(t, c)
+	if !inPlaceNow(t, s) {
+		t.Fatal("Verify would not check this store in place")
+	}
+	tx, err := s.db.Begin(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	before := tx.Size()
+	done := make(chan error, 1)
+	go func() {
+		done <- s.db.Update(func(tx *bolt.Tx) error {
+			for i := range 2000 {
+				p := fixturePayment(c.Now(), i)
+				if err := writeRecord(tx, nil, &p); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	fi, err := s.file.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() < 16*before {
+		t.Fatalf("the file grew from %d to %d bytes only", before, fi.Size())
+	}
+}
+
+// TestVerifyStopsWhenItsContextEnds: a Verify whose context has ended
+// returns the context's error and leaves the store unmarked.
+func TestVerifyStopsWhenItsContextEnds(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.db")
+	writeFixture(t, path, 600)
+	s, err := Open(path, Options{Quick: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := s.Verify(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Verify = %v; want context.Canceled", err)
+	}
+	if s.damaged {
+		t.Error("a Verify that was stopped marked the store damaged")
 	}
 }

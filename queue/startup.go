@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -295,6 +296,11 @@ func (s *Store) Checked() bool { return s.checked }
 // not stopped cleanly, so that the next Open checks it in full and
 // salvages it (a store in use cannot be salvaged under its user).
 //
+// Where bbolt's map of the file has room to spare (inPlace), the check
+// reads a map of the file of its own, and needs no memory in proportion
+// to the file; elsewhere it copies the file into memory first, within
+// the transaction, and checks the copy after.
+//
 // Like Check it cannot crash or hang on a damaged file, and it stops early
 // when ctx ends.
 func (s *Store) Verify(ctx context.Context) error {
@@ -322,8 +328,22 @@ func (s *Store) Verify(ctx context.Context) error {
 	})
 }
 
-// verifyFile is the check of Verify: it copies the file within a read
-// transaction and checks the copy after.
+// verifyMargin is the room Verify needs in bbolt's map beyond the
+// high-water mark to check the file in place: the pages the commits made
+// meanwhile may take (they cannot reuse pages freed after the check's
+// transaction began). A payment's commits write tens of kilobytes.
+const verifyMargin = 64 << 20
+
+// verifyFile is the check of Verify.
+//
+// The read transaction holds bbolt's lock on its memory map for reading,
+// and a commit that must map the file afresh to grow it (DB.mmap, when a
+// new page lies beyond the map) takes that lock for writing: it would
+// wait for the whole check, and every transaction begun after it with it.
+// So the check is made in place only when the map has room for
+// verifyMargin more bytes of pages (inPlace); then no commit during the
+// check remaps. Otherwise the transaction is held only while the file is
+// copied.
 func (s *Store) verifyFile(ctx context.Context) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -334,22 +354,50 @@ func (s *Store) verifyFile(ctx context.Context) error {
 		var (
 			copied []byte
 			txid   uint64
+			ok     bool
 		)
 		err := s.db.View(func(tx *bolt.Tx) error {
 			txid = uint64(tx.ID())
-			var err error
-			copied, err = s.copyFile()
+			if !s.inPlace(tx) {
+				var err error
+				copied, err = s.copyFile()
+				return err
+			}
+			data, unmap, err := mapFile(s.file)
+			if err != nil {
+				return fmt.Errorf("read the store %s: %w", s.path, err)
+			}
+			defer unmap()
+			ok, err = checkData(ctx, data, s.path, false, 1, txid)
 			return err
 		})
-		if err != nil {
-			return err
+		if err == nil && copied != nil {
+			ok, err = checkData(ctx, copied, s.path, false, 1, txid)
 		}
-		ok, err := checkData(ctx, copied, s.path, false, 1, txid)
 		if err != nil || ok {
 			return err
 		}
 	}
 	return fmt.Errorf("the store %s changed too fast to be read for its check; it is checked at the next start", s.path)
+}
+
+// inPlace reports whether bbolt's map of the file holds verifyMargin
+// bytes beyond the high-water mark of tx, so that no commit remaps the
+// file during a check that holds tx. s.mapped is a size bbolt's map has
+// at least (its map only grows while the file is open); on Windows
+// bbolt's file is exactly as large as its map (it sizes the file when it
+// maps it, and the store's room is not preallocated there), and a read
+// transaction keeps it from remapping, so the file's size is the map's.
+func (s *Store) inPlace(tx *bolt.Tx) bool {
+	mapped := s.mapped
+	if runtime.GOOS == "windows" {
+		fi, err := s.file.Stat()
+		if err != nil {
+			return false
+		}
+		mapped = fi.Size()
+	}
+	return mapped-tx.Size() >= verifyMargin
 }
 
 // copyFile reads the store's file into memory, within a read

@@ -91,6 +91,9 @@ type fileImage struct {
 	unreadable bool
 	// seen marks the pages reached from the root and the freelist.
 	seen []bool
+	// stop, when not nil, ends the walk early once it reports true
+	// (walkFileAt).
+	stop func() bool
 }
 
 // readAll reads the whole of f from its start, without moving its offset.
@@ -199,9 +202,10 @@ func walkFile(data []byte, visit map[string]func(k, v []byte)) *fileImage {
 // the other meta page, which a writer may be writing while data is read.
 // It reports false when neither meta page holds txid (a writer has moved
 // on twice since), so that the caller reads the file again. visit is as
-// for walkFile.
-func walkFileAt(data []byte, txid uint64, visit map[string]func(k, v []byte)) (*fileImage, bool) {
-	img := &fileImage{data: data, buckets: map[string][]pair{}, visit: visit}
+// for walkFile; the walk ends early, leaving the image incomplete, once
+// stop (when not nil) reports true.
+func walkFileAt(data []byte, txid uint64, visit map[string]func(k, v []byte), stop func() bool) (*fileImage, bool) {
+	img := &fileImage{data: data, buckets: map[string][]pair{}, visit: visit, stop: stop}
 	for _, off := range []int{0, -1} {
 		if off < 0 {
 			m0, err := readMeta(data, 0)
@@ -312,6 +316,9 @@ func (img *fileImage) walkBucket(name, v []byte, depth int, emit func(flags uint
 // passing every leaf element to emit in key order. Keys must lie in
 // [lo, hi) (hi nil: no upper bound).
 func (img *fileImage) walkTree(id uint64, lo, hi []byte, depth int, emit func(flags uint32, k, v []byte)) {
+	if img.stop != nil && img.stop() {
+		return
+	}
 	buf, flags, ok := img.page(id)
 	if !ok {
 		img.unreadable = true
