@@ -194,10 +194,12 @@ func imageSchema(img *fileImage) (int, error) {
 const batchSize = 256
 
 // batch is a run of records of the payments bucket, numbered from first
-// in key order; its pairs are slices of the file image.
+// in key order, of a file of the given schema; its pairs are slices of
+// the file image.
 type batch struct {
-	first int
-	recs  []pair
+	first  int
+	schema int
+	recs   []pair
 }
 
 // tally is what one worker found in the records it decoded: per index of
@@ -327,7 +329,7 @@ func (c *checker) flush() {
 		c.cur = c.cur[:0]
 		return
 	}
-	b := batch{first: c.n, recs: c.cur}
+	b := batch{first: c.n, schema: c.schema, recs: c.cur}
 	c.n += len(c.cur)
 	if c.work == nil {
 		c.decode(c.tallies[0], b)
@@ -342,11 +344,11 @@ func (c *checker) flush() {
 // this program does not read are left alone: the check fails on the
 // schema.
 func (c *checker) decode(t *tally, b batch) {
-	if c.schema < 1 || c.schema > schemaVersion {
+	if b.schema < 1 || b.schema > schemaVersion {
 		return
 	}
 	for i, r := range b.recs {
-		problem, rec := checkRecord(c.schema, r.k, r.v)
+		problem, rec := checkRecord(b.schema, r.k, r.v)
 		if problem != "" {
 			if len(t.problems) < maxProblems {
 				t.problems = append(t.problems, numbered{b.first + i, problem})
