@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 
@@ -52,14 +54,21 @@ func (p *problems) err() error {
 	return &CheckError{Problems: list}
 }
 
-// Check verifies the file: it reads the whole file through the store's
+// Check verifies the file: it maps the file read-only through the store's
 // own handle and walks its pages without bbolt (walkFile, whose invariant
 // is written in walk.go), so that no damage can make it fault, loop or
-// grow without bound; then it checks that the schema is one this program
-// reads, that every record decodes in full with its checksum, and that the
-// indexes hold exactly the keys the index invariant (layout.go) demands.
+// grow without bound; it checks that the schema is one this program
+// reads, that every record has its frame and checksum and that its JSON
+// parses, with the fields the indexes depend on decoding (checkRecord),
+// and that the indexes hold exactly the keys the index invariant
+// (layout.go) demands, comparing order-independent digests of the keys.
 // It returns a *CheckError (ErrCorrupt) listing the problems, or another
 // error when the file could not be read at all.
+//
+// Its memory does not grow with the file: the file is mapped, not read
+// (on Unix the pages are the page cache's), the records are handed to
+// the workers that decode them in batches of a bounded number, and of the
+// indexes only a digest per index is kept.
 //
 // Check holds the store's write lock (on a read-only store, a read
 // transaction) for its duration, so that no commit changes the file under
@@ -84,19 +93,43 @@ func (s *Store) Check() error {
 	return err
 }
 
-// checkFile reads the bbolt file f and checks it as Check does. A file
-// with no buckets is new: fine for a writable store, which lays it out,
-// and an error for a read-only one.
+// checkFile maps the bbolt file f and checks it as Check does, decoding
+// the records on every core. A file with no buckets is new: fine for a
+// writable store, which lays it out, and an error for a read-only one.
 func checkFile(f *os.File, readOnly bool) error {
-	data, err := readAll(f)
+	data, unmap, err := mapFile(f)
 	if err != nil {
 		return fmt.Errorf("read the store %s: %w", f.Name(), err)
 	}
-	err = guard(func() error { return checkImage(walkFile(data, nil), f.Name(), readOnly) })
-	if errors.Is(err, errPanic) {
-		return &CheckError{Problems: []string{err.Error()}}
-	}
+	defer unmap()
+	_, err = checkData(context.Background(), data, f.Name(), readOnly, runtime.GOMAXPROCS(0), 0)
 	return err
+}
+
+// checkData is Check on the file image data: from the meta page bbolt
+// would choose when txid is 0, else from the meta page of transaction
+// txid, reporting false when neither meta page holds it any more
+// (walkFileAt). The records are decoded by the given number of workers
+// (one per core at open; one, the walk's own goroutine, in the
+// background); it stops early, with ctx's error, when ctx ends. A fault
+// or panic reading data is reported as a *CheckError.
+func checkData(ctx context.Context, data []byte, path string, readOnly bool, workers int, txid uint64) (ok bool, err error) {
+	ok = true
+	err = guard(func() error {
+		c := newChecker(ctx, workers)
+		defer c.stop()
+		var img *fileImage
+		if txid == 0 {
+			img = walkFile(data, c.visitors())
+		} else if img, ok = walkFileAt(data, txid, c.visitors(), func() bool { return ctx.Err() != nil }); !ok {
+			return nil
+		}
+		return c.finish(img, path, readOnly)
+	})
+	if errors.Is(err, errPanic) {
+		err = &CheckError{Problems: []string{err.Error()}}
+	}
+	return ok, err
 }
 
 // checkLayout checks what a store file holds besides its records: a
@@ -133,35 +166,6 @@ func checkLayout(img *fileImage, p *problems) (int, error) {
 	return schema, nil
 }
 
-// checkImage is Check on a walked file.
-func checkImage(img *fileImage, path string, readOnly bool) error {
-	return checkImageWith(context.Background(), img, path, readOnly, runtime.GOMAXPROCS(0))
-}
-
-// checkImageWith is checkImage with the records decoded by the given
-// number of workers; it stops early, with ctx's error, when ctx ends.
-func checkImageWith(ctx context.Context, img *fileImage, path string, readOnly bool, workers int) error {
-	if err := img.damage.err(); err != nil {
-		return err
-	}
-	if len(img.buckets) == 0 {
-		if readOnly {
-			return fmt.Errorf("%s holds no posagent store yet; start posagent once to create it", path)
-		}
-		return nil // a new file; Open lays it out
-	}
-	var p problems
-	schema, err := checkLayout(img, &p)
-	if err != nil {
-		return err
-	}
-	checkIndexesWith(ctx, img, schema, &p, workers)
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return p.err()
-}
-
 // get returns the value of key in the top-level bucket name, or nil.
 func (img *fileImage) get(name, key []byte) []byte {
 	for _, kv := range img.buckets[string(name)] {
@@ -180,78 +184,259 @@ func imageSchema(img *fileImage) (int, error) {
 	return parseSchema(img.get(bucketMeta, keySchema))
 }
 
-// checkIndexesWith verifies the index invariant: every record's index keys are
-// present, and every index holds no keys beyond those. Records are decoded
-// by the given number of workers (one per CPU at open, one in the
-// background), since decoding is most of the cost of a check; they only
-// read the file image, which nothing writes. It stops early, leaving the
-// problems incomplete, when ctx ends.
-func checkIndexesWith(ctx context.Context, img *fileImage, schema int, p *problems, workers int) {
-	type verdict struct {
-		problem string
-		keys    map[string][]byte
-	}
-	recs := img.buckets[string(bucketPayments)]
-	verdicts := make([]verdict, len(recs))
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			for i := w; i < len(recs); i += workers {
-				if i%1024 == w && ctx.Err() != nil {
-					return
-				}
-				verdicts[i].problem, verdicts[i].keys = checkRecord(schema, recs[i].k, recs[i].v)
-			}
-		})
-	}
-	wg.Wait()
-	if ctx.Err() != nil {
-		return
-	}
+// The index invariant is checked with digests (idDigest, readcheck.go):
+// per index, one of the keys the records call for and one of the keys the
+// index holds, equal when the two sets are (but for a chance of 2^-64).
+// Their memory is the same at ten payments and at ten million; when two
+// differ, the problem names the index and both counts.
 
-	// want holds, per index, the keys the records call for.
-	want := map[string]map[string]bool{}
-	indexes := indexesOf(schema)
-	for _, name := range indexes {
-		want[string(name)] = map[string]bool{}
+// batchSize is the number of records handed to a worker at once.
+const batchSize = 256
+
+// batch is a run of records of the payments bucket, numbered from first
+// in key order, of a file of the given schema; its pairs are slices of
+// the file image.
+type batch struct {
+	first  int
+	schema int
+	recs   []pair
+}
+
+// tally is what one worker found in the records it decoded: per index of
+// indexBuckets, the digest of the keys they call for, and the problems of
+// the lowest-numbered records.
+type tally struct {
+	want     [len(indexBuckets)]idDigest
+	problems []numbered
+	more     int   // problems beyond those kept
+	err      error // a fault or panic that ended the worker
+}
+
+// numbered is a record's problem and the record's place in key order.
+type numbered struct {
+	n       int
+	problem string
+}
+
+// checker checks the records and indexes of a file while walkFile walks
+// it: the visitors it gives the walk keep the meta bucket, digest the
+// keys of the indexes, and hand the records in batches to the workers,
+// which decode them and digest the index keys they call for. At most
+// 2×workers batches exist at once, so its memory does not grow with the
+// file.
+type checker struct {
+	ctx    context.Context
+	seed   maphash.Seed
+	schema int // the stamp once the meta bucket is walked, else -1
+	meta   []pair
+	held   [len(indexBuckets)]idDigest // the keys the indexes hold
+	n      int                         // records walked
+	cur    []pair                      // the batch being filled
+	// With more than one worker, batches go to the workers through work
+	// and come back empty through free.
+	work    chan batch
+	free    chan []pair
+	wg      sync.WaitGroup
+	tallies []*tally
+}
+
+func newChecker(ctx context.Context, workers int) *checker {
+	c := &checker{ctx: ctx, seed: maphash.MakeSeed(), schema: -1}
+	c.tallies = []*tally{{}}
+	if workers > 1 {
+		c.work = make(chan batch)
+		c.free = make(chan []pair, 2*workers)
+		for range 2 * workers {
+			c.free <- make([]pair, 0, batchSize)
+		}
+		c.tallies = make([]*tally, workers)
+		for w := range workers {
+			t := &tally{}
+			c.tallies[w] = t
+			c.wg.Go(func() {
+				// A fault reading the map is caught on this goroutine
+				// too; the batches left are then dropped.
+				t.err = guard(func() error {
+					for b := range c.work {
+						c.decode(t, b)
+						c.free <- b.recs[:0]
+					}
+					return nil
+				})
+				for b := range c.work {
+					c.free <- b.recs[:0]
+				}
+			})
+		}
 	}
-	for _, v := range verdicts {
-		if v.problem != "" {
-			p.addf("%s", v.problem)
-		}
-		for name, key := range v.keys {
-			if keys := want[name]; keys != nil { // an index of this schema
-				keys[string(key)] = true
-			}
-		}
+	c.cur = c.take()
+	return c
+}
+
+// take returns an empty batch to fill.
+func (c *checker) take() []pair {
+	if c.free == nil {
+		return make([]pair, 0, batchSize)
 	}
-	for _, name := range indexes {
-		keys := want[string(name)]
-		for _, kv := range img.buckets[string(name)] {
-			if !keys[string(kv.k)] {
-				p.addf("index %q holds key %q that no record calls for", name, kv.k)
-			}
-			delete(keys, string(kv.k))
-		}
-		for k := range keys {
-			p.addf("index %q lacks key %q that a record calls for", name, k)
-		}
+	return <-c.free
+}
+
+// stop ends the workers; it is safe to call more than once.
+func (c *checker) stop() {
+	if c.work != nil {
+		close(c.work)
+		c.wg.Wait()
+		c.work = nil
 	}
 }
 
-// checkRecord decodes one record in full and returns what is wrong with
-// it, if anything, and the index keys it calls for.
-func checkRecord(schema int, k, v []byte) (string, map[string][]byte) {
-	rec, err := decodeSchema(schema, v)
+// visitors returns the functions walkFile passes the pairs of the store's
+// buckets to, and of any other bucket, which are dropped.
+func (c *checker) visitors() map[string]func(k, v []byte) {
+	visit := map[string]func(k, v []byte){
+		// meta sorts before payments, so its stamp is known when the
+		// records are walked.
+		string(bucketMeta): func(k, v []byte) {
+			switch {
+			case bytes.Equal(k, keySchema):
+				c.schema, _ = parseSchema(v)
+			case !bytes.Equal(k, keySalvages) && !bytes.Equal(k, keyReconciliation):
+				return // the only other keys checkLayout reads
+			}
+			c.meta = append(c.meta, pair{k, v})
+		},
+		string(bucketPayments): c.record,
+		"":                     func(k, v []byte) {},
+	}
+	for i, name := range indexBuckets {
+		visit[string(name)] = func(k, _ []byte) { c.held[i].add(c.seed, k) }
+	}
+	return visit
+}
+
+// record takes the next record of the payments bucket.
+func (c *checker) record(k, v []byte) {
+	c.cur = append(c.cur, pair{k, v})
+	if len(c.cur) == batchSize {
+		c.flush()
+	}
+}
+
+// flush hands the batch being filled to a worker, or decodes it on the
+// walk's goroutine when there is one worker.
+func (c *checker) flush() {
+	if len(c.cur) == 0 || c.ctx.Err() != nil {
+		c.cur = c.cur[:0]
+		return
+	}
+	b := batch{first: c.n, schema: c.schema, recs: c.cur}
+	c.n += len(c.cur)
+	if c.work == nil {
+		c.decode(c.tallies[0], b)
+		c.cur = c.cur[:0]
+		return
+	}
+	c.work <- b
+	c.cur = c.take()
+}
+
+// decode checks the records of b into t. Records of a file whose schema
+// this program does not read are left alone: the check fails on the
+// schema.
+func (c *checker) decode(t *tally, b batch) {
+	if b.schema < 1 || b.schema > schemaVersion {
+		return
+	}
+	for i, r := range b.recs {
+		problem, rec := checkRecord(b.schema, r.k, r.v)
+		if problem != "" {
+			if len(t.problems) < maxProblems {
+				t.problems = append(t.problems, numbered{b.first + i, problem})
+			} else {
+				t.more++
+			}
+			continue
+		}
+		eachIndexKey(&rec, func(i int, k []byte) { t.want[i].add(c.seed, k) })
+	}
+}
+
+// finish ends the walk of img: it checks the layout, then gathers what
+// the workers found and compares the indexes' digests.
+func (c *checker) finish(img *fileImage, path string, readOnly bool) error {
+	c.flush()
+	c.stop()
+	if err := c.ctx.Err(); err != nil {
+		return err
+	}
+	if _, ok := img.buckets[string(bucketMeta)]; ok {
+		img.buckets[string(bucketMeta)] = c.meta
+	}
+	if err := img.damage.err(); err != nil {
+		return err
+	}
+	if len(img.buckets) == 0 {
+		if readOnly {
+			return fmt.Errorf("%s holds no posagent store yet; start posagent once to create it", path)
+		}
+		return nil // a new file; Open lays it out
+	}
+	var p problems
+	schema, err := checkLayout(img, &p)
+	if err != nil {
+		return err
+	}
+	var (
+		want  [len(indexBuckets)]idDigest
+		found []numbered
+		more  int
+	)
+	for _, t := range c.tallies {
+		if t.err != nil {
+			return &CheckError{Problems: []string{t.err.Error()}}
+		}
+		for i := range want {
+			want[i].n += t.want[i].n
+			want[i].sum += t.want[i].sum
+		}
+		found = append(found, t.problems...)
+		more += t.more
+	}
+	slices.SortFunc(found, func(a, b numbered) int { return a.n - b.n })
+	for _, f := range found {
+		p.addf("%s", f.problem)
+	}
+	p.extra += more
+	for i, name := range indexBuckets {
+		if !slices.ContainsFunc(indexesOf(schema), func(n []byte) bool { return bytes.Equal(n, name) }) {
+			continue
+		}
+		switch held, want := c.held[i], want[i]; {
+		case held == want:
+		case held.n == want.n:
+			p.addf("index %q holds %d keys, as many as the records call for, but not the same ones", name, held.n)
+		default:
+			p.addf("index %q holds %d keys and the records call for %d", name, held.n, want.n)
+		}
+	}
+	return p.err()
+}
+
+// checkRecord checks the record v stored under key k in a file of the
+// given schema: its frame and checksum, that its JSON parses, and that
+// the fields the indexes depend on decode and agree (decodeIndexed). It
+// returns what is wrong, if anything, and those fields.
+func checkRecord(schema int, k, v []byte) (string, Payment) {
+	rec, err := decodeIndexed(schema, v)
 	switch {
 	case err != nil:
-		return fmt.Sprintf("record %q is damaged: %v", k, err), nil
+		return fmt.Sprintf("record %q is damaged: %v", k, err), Payment{}
 	case rec.RequestID != string(k):
-		return fmt.Sprintf("record %q holds request id %q", k, rec.RequestID), nil
+		return fmt.Sprintf("record %q holds request id %q", k, rec.RequestID), Payment{}
 	case !rec.State.Final() && rec.NextAt.IsZero():
-		return fmt.Sprintf("record %q is %s without a next action time", k, rec.State), nil
+		return fmt.Sprintf("record %q is %s without a next action time", k, rec.State), Payment{}
 	case rec.State.Final() && rec.FinishedAt.IsZero():
-		return fmt.Sprintf("record %q is %s without a finish time", k, rec.State), nil
+		return fmt.Sprintf("record %q is %s without a finish time", k, rec.State), Payment{}
 	}
-	return "", indexKeys(&rec)
+	return "", rec
 }

@@ -74,15 +74,16 @@ func (s *Store) attached() error {
 	return nil
 }
 
-// attach makes db, opened with file, the store's database. The caller
-// holds s.mu or is Open.
-func (s *Store) attach(db *bolt.DB, file *os.File) error {
+// attach makes db, opened with file and a map of at least mapped bytes
+// (0: not known), the store's database. The caller holds s.mu or is
+// Open.
+func (s *Store) attach(db *bolt.DB, file *os.File, mapped int64) error {
 	fi, err := file.Stat()
 	if err != nil {
 		db.Close()
 		return fmt.Errorf("cannot read what the store file %s is: %w", s.path, err)
 	}
-	s.db, s.file, s.ident, s.room = db, file, fi, room{}
+	s.db, s.file, s.ident, s.room, s.mapped = db, file, fi, room{}, mapped
 	return nil
 }
 
@@ -123,12 +124,12 @@ func (s *Store) Restore() error {
 	if err := syncDir(filepath.Dir(s.path)); err != nil {
 		return fmt.Errorf("the store was written back to %s, but its folder could not be synced: %w", s.path, err)
 	}
-	db, file, err := openBolt(s.path, false, s.timeout)
+	db, file, mapped, err := openWritable(s.path, s.timeout)
 	if err != nil {
 		return fmt.Errorf("the store was written back to %s, but it does not open; restart posagent: %w", s.path, err)
 	}
 	old := s.db
-	if err := s.attach(db, file); err != nil {
+	if err := s.attach(db, file, mapped); err != nil {
 		return err
 	}
 	old.Close()

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -129,7 +130,7 @@ func FuzzSalvageScan(f *testing.F) {
 		end := at + copy(data[at:], patch)
 
 		img := walkFile(data, nil)
-		checkImage(img, "store.db", false)
+		checkData(context.Background(), data, "store.db", false, 2, 0)
 		checkReadingImage(data, "store.db")
 
 		p := filepath.Join(t.TempDir(), "store.db")

@@ -136,12 +136,12 @@ func (s *Store) salvage(problem error, size int64, timeout time.Duration) error 
 	if err := syncDir(filepath.Dir(s.path)); err != nil {
 		return fmt.Errorf("the store %s was salvaged, but its folder could not be synced to make that last: %w", s.path, err)
 	}
-	db, file, err := openBolt(s.path, false, timeout)
+	db, file, mapped, err := openWritable(s.path, timeout)
 	if err != nil {
 		return fmt.Errorf("the store %s was damaged and moved to %s, but the fresh file does not open: %w", s.path, moved, err)
 	}
 	s.report = rep
-	return s.attach(db, file)
+	return s.attach(db, file, mapped)
 }
 
 // recovered flags an unfinished payment that a salvage brought back: the

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -292,16 +293,20 @@ func (s *Store) Checked() bool { return s.checked }
 func (s *Store) Interrupted() bool { return s.interrupted }
 
 // Verify is the integrity check in full (as Check) of the store in use,
-// made without holding up its commits: it reads the file inside one read
+// made without holding up its commits: it checks the file inside one read
 // transaction, which keeps every page of that transaction's tree as it
-// is (bbolt writes new pages elsewhere while a reader holds them), and
-// checks the tree of that transaction alone; then it lets the
-// transaction go and decodes the records, on one core, so that the
-// other serves the register. A check that passes records it in the file
-// (meta "unchecked" back to 0). One that fails returns the *CheckError
-// and marks the store damaged: Close then leaves it marked as not stopped
-// cleanly, so that the next Open checks it in full and salvages it (a
-// store in use cannot be salvaged under its user).
+// is (bbolt writes new pages elsewhere while a reader holds them), the
+// tree of that transaction alone, and decodes the records on one core, so
+// that the other serves the register. A check that passes records it in
+// the file (meta "unchecked" back to 0). One that fails returns the
+// *CheckError and marks the store damaged: Close then leaves it marked as
+// not stopped cleanly, so that the next Open checks it in full and
+// salvages it (a store in use cannot be salvaged under its user).
+//
+// Where bbolt's map of the file has room to spare (inPlace), the check
+// reads a map of the file of its own, and needs no memory in proportion
+// to the file; elsewhere it copies the file into memory first, within
+// the transaction, and checks the copy after.
 //
 // Like Check it cannot crash or hang on a damaged file, and it stops early
 // when ctx ends.
@@ -309,17 +314,7 @@ func (s *Store) Verify(ctx context.Context) error {
 	if s.readOnly {
 		return ErrReadOnly
 	}
-	img, err := s.snapshot()
-	if err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	err = guard(func() error { return checkImageWith(ctx, img, s.path, false, 1) })
-	if errors.Is(err, errPanic) {
-		err = &CheckError{Problems: []string{err.Error()}}
-	}
+	err := s.verifyFile(ctx)
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -340,48 +335,96 @@ func (s *Store) Verify(ctx context.Context) error {
 	})
 }
 
-// snapshot reads the store's file in a read transaction and walks the
-// tree of that transaction.
-func (s *Store) snapshot() (*fileImage, error) {
+// verifyMargin is the room Verify needs in bbolt's map beyond the
+// high-water mark to check the file in place: the pages the commits made
+// meanwhile may take (they cannot reuse pages freed after the check's
+// transaction began). A payment's commits write tens of kilobytes.
+const verifyMargin = 64 << 20
+
+// verifyFile is the check of Verify.
+//
+// The read transaction holds bbolt's lock on its memory map for reading,
+// and a commit that must map the file afresh to grow it (DB.mmap, when a
+// new page lies beyond the map) takes that lock for writing: it would
+// wait for the whole check, and every transaction begun after it with it.
+// So the check is made in place only when the map has room for
+// verifyMargin more bytes of pages (inPlace); then no commit during the
+// check remaps. Otherwise the transaction is held only while the file is
+// copied.
+func (s *Store) verifyFile(ctx context.Context) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	var (
-		img *fileImage
-		ok  bool
-	)
 	// Two commits between the start of the read transaction and the
 	// read of the meta pages overwrite both; the file is then read
 	// again, a few times at most.
 	for range 4 {
+		var (
+			copied []byte
+			txid   uint64
+			ok     bool
+		)
 		err := s.db.View(func(tx *bolt.Tx) error {
-			// The meta page of tx first, before a commit or two can
-			// overwrite it, then the rest.
-			head := make([]byte, 2*65536+pageHeaderSize+metaSize)
-			n, err := s.file.ReadAt(head, 0)
-			if err != nil && !errors.Is(err, io.EOF) {
-				return fmt.Errorf("read the store %s: %w", s.path, err)
+			txid = uint64(tx.ID())
+			if !s.inPlace(tx) {
+				var err error
+				copied, err = s.copyFile()
+				return err
 			}
-			head = head[:n]
-			data, err := readAll(s.file)
+			data, unmap, err := mapFile(s.file)
 			if err != nil {
 				return fmt.Errorf("read the store %s: %w", s.path, err)
 			}
-			if len(data) >= len(head) {
-				copy(data, head)
-			}
-			return guard(func() error {
-				img, ok = walkFileAt(data, uint64(tx.ID()))
-				return nil
-			})
+			defer unmap()
+			ok, err = checkData(ctx, data, s.path, false, 1, txid)
+			return err
 		})
-		if errors.Is(err, errPanic) {
-			return nil, &CheckError{Problems: []string{err.Error()}}
+		if err == nil && copied != nil {
+			ok, err = checkData(ctx, copied, s.path, false, 1, txid)
 		}
 		if err != nil || ok {
-			return img, err
+			return err
 		}
 	}
-	return nil, fmt.Errorf("the store %s changed too fast to be read for its check; it is checked at the next start", s.path)
+	return fmt.Errorf("the store %s changed too fast to be read for its check; it is checked at the next start", s.path)
+}
+
+// inPlace reports whether bbolt's map of the file holds verifyMargin
+// bytes beyond the high-water mark of tx, so that no commit remaps the
+// file during a check that holds tx. s.mapped is a size bbolt's map has
+// at least (its map only grows while the file is open); on Windows
+// bbolt's file is exactly as large as its map (it sizes the file when it
+// maps it, and the store's room is not preallocated there), and a read
+// transaction keeps it from remapping, so the file's size is the map's.
+func (s *Store) inPlace(tx *bolt.Tx) bool {
+	mapped := s.mapped
+	if runtime.GOOS == "windows" {
+		fi, err := s.file.Stat()
+		if err != nil {
+			return false
+		}
+		mapped = fi.Size()
+	}
+	return mapped-tx.Size() >= verifyMargin
+}
+
+// copyFile reads the store's file into memory, within a read
+// transaction: the meta pages first, before a commit or two can
+// overwrite the one of the transaction, then the rest.
+func (s *Store) copyFile() ([]byte, error) {
+	head := make([]byte, 2*65536+pageHeaderSize+metaSize)
+	n, err := s.file.ReadAt(head, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("read the store %s: %w", s.path, err)
+	}
+	head = head[:n]
+	data, err := readAll(s.file)
+	if err != nil {
+		return nil, fmt.Errorf("read the store %s: %w", s.path, err)
+	}
+	if len(data) >= len(head) {
+		copy(data, head)
+	}
+	return data, nil
 }
 
 // closeMarks commits, at Close, every held step and the mark of a clean

@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -64,6 +67,9 @@ type Store struct {
 	// interrupted is true when the run before this open did not close
 	// the file (startup.go).
 	interrupted bool
+	// mapped is a size bbolt's memory map of the file has at least: the
+	// map it was asked for at open (mapReserve), or 0 (Verify).
+	mapped int64
 
 	// hmu guards held, the steps kept in memory per payment (held.go),
 	// and damaged, set when Verify found the file damaged.
@@ -91,10 +97,11 @@ const fileMode = 0o600
 //
 // Neither the check nor the salvage lets bbolt read a damaged file, so
 // damage cannot make Open crash or hang; both take time in proportion to
-// the file's size and hold it in memory once. A read-only Open checks
+// the file's size. The check reads a read-only map of the file and needs
+// little memory of its own whatever the file's size (Check); a salvage
+// holds the file in memory once. A read-only Open checks
 // less (checkReading: the structure, every record's checksum, and the
-// accepted index), and on Unix through a read-only map of the file, so
-// that reading a large store needs little memory of its own; Check runs
+// accepted index), also through a read-only map of the file; Check runs
 // the full check on demand.
 func Open(path string, opts Options) (*Store, error) {
 	s := &Store{path: path, now: opts.Now, auditLimit: opts.AuditLimit, readOnly: opts.ReadOnly, held: map[string]*held{}}
@@ -176,11 +183,44 @@ func verify(path string, timeout time.Duration) error {
 	return checkFile(file, false)
 }
 
+// mapReserve is the memory map bbolt is asked for when it opens a store
+// for writing on a 64-bit platform other than Windows: address space
+// only (the map is of the file, shared and read-only, and pages of it
+// come into memory only as they are read), so large that no store
+// outgrows it, and bbolt then never maps the file afresh to grow it.
+// That is what lets Verify hold a read transaction for as long as its
+// check takes (verifyFile). On Windows bbolt makes the file as large as
+// its map, and a 32-bit platform has not the address space to spare: the
+// map there is what bbolt chooses itself (mapReserve 0).
+var mapReserve = func() int {
+	if strconv.IntSize < 64 || runtime.GOOS == "windows" {
+		return 0
+	}
+	gib := 1 << 30 // not a constant: 64 GiB does not fit a 32-bit int
+	return 64 * gib
+}()
+
+// openWritable opens the bbolt file at path for writing, as openBolt
+// does, with a map of mapReserve bytes where it can be had, and returns
+// the size the map has at least (0 when not known). A map that cannot
+// be had (an address-space limit) is not an error: the file is opened
+// with the map bbolt chooses.
+func openWritable(path string, timeout time.Duration) (*bolt.DB, *os.File, int64, error) {
+	if mapReserve > 0 {
+		db, file, err := openBoltMap(path, false, timeout, mapReserve)
+		if !errors.Is(err, syscall.ENOMEM) {
+			return db, file, int64(mapReserve), err
+		}
+	}
+	db, file, err := openBolt(path, false, timeout)
+	return db, file, 0, err
+}
+
 // openMarked opens the bbolt file at s.path for writing, lays it out and
 // migrates it, and records in the same commit that a run has begun
 // (markOpen).
 func (s *Store) openMarked(marks startMarks) error {
-	db, file, err := openBolt(s.path, false, s.timeout)
+	db, file, mapped, err := openWritable(s.path, s.timeout)
 	if err != nil {
 		return err
 	}
@@ -199,14 +239,24 @@ func (s *Store) openMarked(marks startMarks) error {
 		db.Close()
 		return err
 	}
-	return s.attach(db, file)
+	return s.attach(db, file, mapped)
 }
 
 // open opens the bbolt file at s.path: a read-only store is checked in
 // bounded memory (checkReading), a writable one (already checked in full
 // by verify) is laid out and migrated.
 func (s *Store) open(readOnly bool, timeout time.Duration) error {
-	db, file, err := openBolt(s.path, readOnly, timeout)
+	var (
+		db     *bolt.DB
+		file   *os.File
+		mapped int64
+		err    error
+	)
+	if readOnly {
+		db, file, err = openBolt(s.path, true, timeout)
+	} else {
+		db, file, mapped, err = openWritable(s.path, timeout)
+	}
 	if err != nil {
 		return err
 	}
@@ -219,7 +269,7 @@ func (s *Store) open(readOnly bool, timeout time.Duration) error {
 		db.Close()
 		return err
 	}
-	return s.attach(db, file)
+	return s.attach(db, file, mapped)
 }
 
 // openBolt opens the bbolt file and sorts its failures into ErrLocked, the
@@ -229,13 +279,20 @@ func (s *Store) open(readOnly bool, timeout time.Duration) error {
 // left behind are released. (Its memory map of the file cannot be, and
 // stays until the process ends.)
 func openBolt(path string, readOnly bool, timeout time.Duration) (db *bolt.DB, _ *os.File, err error) {
+	return openBoltMap(path, readOnly, timeout, 0)
+}
+
+// openBoltMap is openBolt with bbolt's memory map at least mapSize
+// bytes (0: the size of the file, as bbolt chooses).
+func openBoltMap(path string, readOnly bool, timeout time.Duration, mapSize int) (db *bolt.DB, _ *os.File, err error) {
 	var (
 		mu   sync.Mutex
 		file *os.File
 	)
 	bopts := &bolt.Options{
-		Timeout:  timeout,
-		ReadOnly: readOnly,
+		Timeout:         timeout,
+		ReadOnly:        readOnly,
+		InitialMmapSize: mapSize,
 		OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
 			f, err := os.OpenFile(name, flag, perm)
 			mu.Lock()

@@ -79,8 +79,9 @@ type fileImage struct {
 	// buckets holds, per top-level bucket, the pairs that could be read,
 	// in key order. A bucket whose header was unreadable is absent.
 	buckets map[string][]pair
-	// visit passes the pairs of the top-level buckets it names to its
-	// function instead of keeping them in buckets (walkFile).
+	// visit passes the pairs of the top-level buckets it names (and with
+	// "", of the others) to its function instead of keeping them in
+	// buckets (walkFile).
 	visit map[string]func(k, v []byte)
 	// damage lists what is wrong with the structure; empty when the file
 	// keeps the invariant above.
@@ -90,6 +91,9 @@ type fileImage struct {
 	unreadable bool
 	// seen marks the pages reached from the root and the freelist.
 	seen []bool
+	// stop, when not nil, ends the walk early once it reports true
+	// (walkFileAt).
+	stop func() bool
 }
 
 // readAll reads the whole of f from its start, without moving its offset.
@@ -149,7 +153,8 @@ func readMeta(data []byte, off int) (meta, error) {
 // The pairs of a top-level bucket named in visit are passed to its
 // function, in key order, instead of being kept in buckets (which then
 // holds the name with no pairs), so that a walk can check a large file
-// without holding a slice per record. The buckets are walked in name
+// without holding a slice per record; the function of the name "", when
+// there is one, takes the pairs of every bucket not named. The buckets are walked in name
 // order, so a visitor of one bucket may read the pairs kept of a bucket
 // whose name sorts before it.
 func walkFile(data []byte, visit map[string]func(k, v []byte)) *fileImage {
@@ -196,9 +201,11 @@ func walkFile(data []byte, visit map[string]func(k, v []byte)) *fileImage {
 // transaction txid, as a reader of that transaction sees it, and ignores
 // the other meta page, which a writer may be writing while data is read.
 // It reports false when neither meta page holds txid (a writer has moved
-// on twice since), so that the caller reads the file again.
-func walkFileAt(data []byte, txid uint64) (*fileImage, bool) {
-	img := &fileImage{data: data, buckets: map[string][]pair{}}
+// on twice since), so that the caller reads the file again. visit is as
+// for walkFile; the walk ends early, leaving the image incomplete, once
+// stop (when not nil) reports true.
+func walkFileAt(data []byte, txid uint64, visit map[string]func(k, v []byte), stop func() bool) (*fileImage, bool) {
+	img := &fileImage{data: data, buckets: map[string][]pair{}, visit: visit, stop: stop}
 	for _, off := range []int{0, -1} {
 		if off < 0 {
 			m0, err := readMeta(data, 0)
@@ -241,7 +248,10 @@ func (img *fileImage) walkFrom(m meta) {
 			return
 		}
 		var ps []pair
-		fn := img.visit[string(k)]
+		fn, ok := img.visit[string(k)]
+		if !ok {
+			fn = img.visit[""]
+		}
 		if img.walkBucket(k, v, 1, func(flags uint32, k, v []byte) {
 			if flags != 0 {
 				img.damage.addf("bucket element %q has flags %#x", k, flags)
@@ -306,6 +316,9 @@ func (img *fileImage) walkBucket(name, v []byte, depth int, emit func(flags uint
 // passing every leaf element to emit in key order. Keys must lie in
 // [lo, hi) (hi nil: no upper bound).
 func (img *fileImage) walkTree(id uint64, lo, hi []byte, depth int, emit func(flags uint32, k, v []byte)) {
+	if img.stop != nil && img.stop() {
+		return
+	}
 	buf, flags, ok := img.page(id)
 	if !ok {
 		img.unreadable = true
