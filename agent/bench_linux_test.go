@@ -166,7 +166,7 @@ func newAgentBinary(b *testing.B, bin string) *agentBinary {
 	listen := ln.Addr().String()
 	ln.Close()
 	line := postest.PTY(b)
-	reg := startRegister(b, line.Master) // answers HELLO and PING like a real register
+	reg := startRegister(b, line) // answers HELLO and PING like a real register
 	config := filepath.Join(dir, "posagent.toml")
 	postest.WriteConfig(b, config, line.Path, srv, priv, pub, fmt.Sprintf(`[storage]
 path = %q

@@ -141,7 +141,7 @@ listen = %q
 		b.ReportMetric(checked.Seconds(), "agent-checked-s")
 		b.ReportMetric(checkPeak, "agent-check-anon-MiB")
 		stopSampling = sampleRss(agent.Process.Pid)
-		reg := startRegister(b, line.Master)
+		reg := startRegister(b, line)
 		if st := reg.request(device.Pay{Req: fmt.Sprintf("warm-%d", time.Now().UnixNano()), Amount: 100, Currency: "USD"}); st.State != "ACCEPTED" {
 			b.Fatalf("PAY answered %+v", st)
 		}

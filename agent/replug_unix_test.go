@@ -53,7 +53,8 @@ func (c *cable) plug(path string) *testRegister {
 	if err := os.Rename(next, path); err != nil {
 		c.t.Fatal(err)
 	}
-	c.reg = startRegister(c.t, c.pty.Master)
+	// Opened once: when the cable is pulled, the register's end goes too.
+	c.reg = startRegisterWith(c.t, device.OpenOnce(c.pty.Conn()))
 	return c.reg
 }
 

@@ -53,7 +53,7 @@ func newRig(t testing.TB) *rig {
 		t.Fatal(err)
 	}
 	r := &rig{t: t, srv: srv, client: client, dbPath: filepath.Join(t.TempDir(), "posagent.db"), slave: p.Path}
-	r.reg = startRegister(t, p.Master)
+	r.reg = startRegister(t, p)
 	return r
 }
 
@@ -127,9 +127,18 @@ type testRegister struct {
 	t testing.TB
 }
 
-func startRegister(t testing.TB, master *os.File) *testRegister {
-	reg := device.NewRegister(device.PortConfig{Path: "register"},
-		device.WithOpener(device.OpenOnce(device.FileConn{File: master}))) // one pty master for the whole test
+// startRegister starts a register simulator on the master end of p, that
+// confirms every RESULT with DONE.
+func startRegister(t testing.TB, p *device.PTY) *testRegister {
+	// One pty for the whole test, which the register opens again after a
+	// link down, as a register does whose agent was off for a while.
+	return startRegisterWith(t, p.Opener())
+}
+
+// startRegisterWith starts a register simulator that opens its port with
+// open.
+func startRegisterWith(t testing.TB, open device.Opener) *testRegister {
+	reg := device.NewRegister(device.PortConfig{Path: "register"}, device.WithOpener(open))
 	reg.SetAutoDone(true)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

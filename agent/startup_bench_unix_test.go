@@ -72,7 +72,7 @@ func BenchmarkStartup(b *testing.B) {
 	}
 	line := postest.PTY(b)
 	port := stablePath(b, line.Path) // now, while the name still leads to it
-	reg := startRegister(b, line.Master)
+	reg := startRegister(b, line)
 	cold := canDropCaches()
 	for range b.N {
 		for _, size := range sizes {

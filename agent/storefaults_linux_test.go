@@ -67,7 +67,7 @@ file = ""
 [status]
 listen = %q
 `, db, addr))
-	h.reg = startRegister(t, line.Master)
+	h.reg = startRegister(t, line)
 	t.Cleanup(func() {
 		if t.Failed() {
 			if b, err := os.ReadFile(filepath.Join(dir, "stderr")); err == nil {

@@ -47,7 +47,7 @@ func BenchmarkSyncs(b *testing.B) {
 		b.Fatal(err)
 	}
 	line := postest.PTY(b)
-	reg := startRegister(b, line.Master)
+	reg := startRegister(b, line)
 	s := &syncRuns{b: b, strace: strace, bin: bin, dir: dir, reg: reg, port: stablePath(b, line.Path), srv: srv, priv: priv, pub: pub}
 	seconds := []int{2, 20, 60}
 	if v := os.Getenv("POSAGENT_SYNCS_SECONDS"); v != "" {

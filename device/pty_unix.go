@@ -3,6 +3,7 @@
 package device
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"syscall"
@@ -41,6 +42,36 @@ func OpenPTY() (*PTY, error) {
 
 // Conn returns the master as the register's end of the line.
 func (p *PTY) Conn() Conn { return FileConn{p.Master} }
+
+// Opener opens the register's end of the line anew for each session: a
+// duplicate of Master, so that a session that ends (its peer did not
+// answer, and the line gave up) closes its duplicate only, and the pair
+// lives on until Close, as a cable stays plugged in while the agent at its
+// other end is off. A Line given it (WithOpener) comes back up on its own
+// when its peer answers again.
+func (p *PTY) Opener() Opener {
+	return func(context.Context) (Conn, error) {
+		raw, err := p.Master.SyscallConn()
+		if err != nil {
+			return nil, err
+		}
+		fd := -1
+		// Control, not Fd: Fd would make Master blocking.
+		if cerr := raw.Control(func(m uintptr) { fd, err = syscall.Dup(int(m)) }); cerr != nil {
+			return nil, cerr
+		}
+		if err == nil {
+			err = syscall.SetNonblock(fd, true)
+		}
+		if err != nil {
+			if fd >= 0 {
+				syscall.Close(fd)
+			}
+			return nil, fmt.Errorf("open the pseudo-terminal's master again: %w", err)
+		}
+		return FileConn{os.NewFile(uintptr(fd), "ptmx")}, nil
+	}
+}
 
 // Close closes both sides.
 func (p *PTY) Close() error {

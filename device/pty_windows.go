@@ -1,6 +1,7 @@
 package device
 
 import (
+	"context"
 	"errors"
 	"os"
 )
@@ -19,6 +20,13 @@ func OpenPTY() (*PTY, error) {
 
 // Conn returns the master as the register's end of the line.
 func (p *PTY) Conn() Conn { return FileConn{p.Master} }
+
+// Opener fails: Windows has no pseudo-terminals.
+func (p *PTY) Opener() Opener {
+	return func(context.Context) (Conn, error) {
+		return nil, errors.New("no pseudo-terminal can be made here: Windows has none")
+	}
+}
 
 // Close closes the master.
 func (p *PTY) Close() error { return p.Master.Close() }
