@@ -36,7 +36,7 @@ var sizes = map[string]sizing{
 	"100k": {
 		Name: "100k", PayAccepted: "300x", FirstPay: "20x", ResultLatency: "300x", Burst: "200x",
 		Open: "3x", ReadDay: "20x", Idle: "60s",
-		BigStore: 100000, BigStorePays: 1000, Startup: []int{0, 100000}, StartupRuns: 3,
+		BigStore: 100000, BigStorePays: 1000, Startup: []int{0, 100000, 1000000}, StartupRuns: 3,
 		Syncs: []int{2, 20, 60}, Limit: 30 * time.Minute,
 	},
 	"1m": {
