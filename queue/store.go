@@ -200,6 +200,10 @@ var mapReserve = func() int {
 	return 64 * gib
 }()
 
+// growStep is how much a writable store's file grows beyond what a commit
+// needs, when it must grow.
+const growStep = 1 << 20
+
 // openWritable opens the bbolt file at path for writing, as openBolt
 // does, with a map of mapReserve bytes where it can be had, and returns
 // the size the map has at least (0 when not known). A map that cannot
@@ -308,6 +312,13 @@ func openBoltMap(path string, readOnly bool, timeout time.Duration, mapSize int)
 	})
 	switch {
 	case err == nil:
+		if mapSize > 0 && !readOnly {
+			// bbolt grows a file whose map is larger than its AllocSize
+			// by AllocSize (16 MiB) beyond what it needs: with the map
+			// of mapReserve, every store would be 16 MiB and more from
+			// its first commit, and a copy of it as large.
+			db.AllocSize = growStep
+		}
 		mu.Lock()
 		defer mu.Unlock()
 		return db, file, nil

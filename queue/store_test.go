@@ -3,6 +3,7 @@ package queue
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -602,5 +603,21 @@ func TestNewerSchemaIsRefusedAndKept(t *testing.T) {
 	matches, _ := filepath.Glob(path + ".corrupt-*")
 	if len(matches) != 0 {
 		t.Fatalf("a newer file was moved aside: %v", matches)
+	}
+}
+
+// A store opened with a map far larger than its file (mapReserve) must not
+// grow its file by bbolt's default step of 16 MiB: a terminal's store, and
+// every copy of it, would be that large from its first payment.
+func TestNewStoreFileStaysSmall(t *testing.T) {
+	c := newClock()
+	s := openTest(t, c)
+	mustAccept(t, s, newPayment(c, "r1"))
+	fi, err := os.Stat(s.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() > 2<<20 {
+		t.Errorf("a store of one payment is %d bytes; want at most 2 MiB", fi.Size())
 	}
 }
