@@ -240,3 +240,17 @@ func reqOf(m device.Message) string {
 }
 
 // ptyConn is the pty master as a link connection.
+
+// countEvents counts the register's events so far that match.
+func countEvents(reg *testRegister, match func(device.Event) bool) int {
+	n := 0
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // WaitEvent goes through what has come, then returns
+	reg.WaitEvent(ctx, func(ev device.Event) bool {
+		if match(ev) {
+			n++
+		}
+		return false
+	})
+	return n
+}

@@ -146,42 +146,11 @@ func (s *startups) run(what, end string, cold bool) time.Duration {
 	s.n++
 	req := fmt.Sprintf("startup-%04d", s.n)
 	os.Truncate(s.log, 0)
-	hellos := s.count(func(ev device.Event) bool { _, ok := ev.(device.HelloDone); return ok })
 	if cold {
 		dropCaches(b)
 	}
-	cmd := exec.Command(s.bin, "run", "-config", s.config)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	exited := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(exited)
-	}()
-	go func() {
-		select {
-		case <-exited:
-			cancel() // an agent that stopped sends no HELLO
-		case <-ctx.Done():
-		}
-	}()
-	seen := 0
-	if _, err := s.reg.WaitEvent(ctx, func(ev device.Event) bool {
-		if _, ok := ev.(device.HelloDone); ok {
-			seen++
-		}
-		return seen > hellos
-	}); err != nil {
-		cmd.Process.Kill()
-		log, _ := os.ReadFile(s.log)
-		b.Fatalf("%s: no HELLO from the agent: %v\n%s\n%s", what, err, stderr.Bytes(), log)
-	}
+	ap := startHelloed(b, s.reg, exec.Command(s.bin, "run", "-config", s.config), s.log, what)
+	cmd, exited, start := ap.cmd, ap.exited, ap.started
 	st := s.reg.request(device.Pay{Req: req, Amount: 100, Currency: "USD"})
 	took := time.Since(start)
 	if st.State != device.StateAccepted {
@@ -198,20 +167,6 @@ func (s *startups) run(what, end string, cold bool) time.Duration {
 	}
 	<-exited
 	return took
-}
-
-// count counts the register's events so far that match.
-func (s *startups) count(match func(device.Event) bool) int {
-	n := 0
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel() // WaitEvent goes through what has come, then returns
-	s.reg.WaitEvent(ctx, func(ev device.Event) bool {
-		if match(ev) {
-			n++
-		}
-		return false
-	})
-	return n
 }
 
 // waitChecked waits until the agent logs that its store passed the
@@ -281,4 +236,45 @@ func stablePath(b *testing.B, path string) string {
 		}
 	}
 	return path
+}
+
+// agentProcess is the real binary, started by startHelloed.
+type agentProcess struct {
+	cmd     *exec.Cmd
+	started time.Time       // just before the process started
+	exited  chan struct{}   // closed once it has ended
+	ctx     context.Context // ends when it does, or 5 minutes after its start
+}
+
+// startHelloed starts cmd, a "posagent run" that logs to logFile, and waits
+// until reg has completed a HELLO exchange with it. what names the run in
+// a failure.
+func startHelloed(b *testing.B, reg *testRegister, cmd *exec.Cmd, logFile, what string) *agentProcess {
+	b.Helper()
+	hellos := countEvents(reg, func(ev device.Event) bool { _, ok := ev.(device.HelloDone); return ok })
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	b.Cleanup(cancel)
+	ap := &agentProcess{cmd: cmd, started: time.Now(), exited: make(chan struct{}), ctx: ctx}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	go func() {
+		cmd.Wait()
+		close(ap.exited)
+		cancel() // an agent that stopped sends no HELLO
+	}()
+	seen := 0
+	if _, err := reg.WaitEvent(ctx, func(ev device.Event) bool {
+		if _, ok := ev.(device.HelloDone); ok {
+			seen++
+		}
+		return seen > hellos
+	}); err != nil {
+		cmd.Process.Kill()
+		log, _ := os.ReadFile(logFile)
+		b.Fatalf("%s: no HELLO from the agent: %v\n%s\n%s", what, err, stderr.Bytes(), log)
+	}
+	return ap
 }

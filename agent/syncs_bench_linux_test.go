@@ -1,8 +1,6 @@
 package agent
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,7 +9,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/posagent/posagent/alipay/alipaysim"
 	"github.com/posagent/posagent/alipay/alipaytest"
@@ -101,35 +98,9 @@ file = %q
 [status]
 listen = ""
 `, db, logFile))
-	hellos := countEvents(s.reg, func(ev device.Event) bool { _, ok := ev.(device.HelloDone); return ok })
-	cmd := exec.Command(s.strace, "-f", "-qq", "-e", "trace=fdatasync,fsync", "-o", trace, s.bin, "run", "-config", config)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	go func() {
-		select {
-		case <-exited:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	seen := 0
-	if _, err := s.reg.WaitEvent(ctx, func(ev device.Event) bool {
-		if _, ok := ev.(device.HelloDone); ok {
-			seen++
-		}
-		return seen > hellos
-	}); err != nil {
-		cmd.Process.Kill()
-		log, _ := os.ReadFile(logFile)
-		b.Fatalf("no HELLO from the agent: %v\n%s\n%s", err, stderr.Bytes(), log)
-	}
+	ap := startHelloed(b, s.reg, exec.Command(s.strace, "-f", "-qq", "-e", "trace=fdatasync,fsync", "-o", trace, s.bin, "run", "-config", config),
+		logFile, "syncs")
+	cmd, exited, ctx := ap.cmd, ap.exited, ap.ctx
 	var reqs []string
 	for i := range n {
 		req := fmt.Sprintf("syncs-%d-%d-%d", s.runs, polls, i)
@@ -176,18 +147,4 @@ listen = ""
 		}
 	}
 	return syncs
-}
-
-// countEvents counts the register's events so far that match.
-func countEvents(reg *testRegister, match func(device.Event) bool) int {
-	n := 0
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel() // WaitEvent goes through what has come, then returns
-	reg.WaitEvent(ctx, func(ev device.Event) bool {
-		if match(ev) {
-			n++
-		}
-		return false
-	})
-	return n
 }
