@@ -104,10 +104,10 @@ type Agent struct {
 	watcher      watcher // operator problems and the clock offset
 	health       storeHealth
 
-	jobs      chan job
-	outcomes  chan outcome
-	statusOut chan string // new payments whose STATUS ACCEPTED has left the port
-	verified  chan error  // the outcome of the store's integrity check in the background
+	jobs       chan job
+	outcomes   chan outcome
+	statusAcks chan string // new payments whose STATUS ACCEPTED the register acknowledged
+	verified   chan error  // the outcome of the store's integrity check in the background
 
 	mu      sync.Mutex // guards state and changed
 	state   Snapshot
@@ -171,7 +171,7 @@ func New(store *queue.Store, ap Alipay, reg Link, opts Options) *Agent {
 		held:       map[string]time.Duration{},
 		jobs:       make(chan job, workers),
 		outcomes:   make(chan outcome, workers),
-		statusOut:  make(chan string, 256),
+		statusAcks: make(chan string, 256),
 		verified:   make(chan error, 1),
 	}
 }

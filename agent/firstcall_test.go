@@ -11,25 +11,25 @@ import (
 )
 
 // postedLink is a Link that keeps what the agent posts, with the calls to
-// make once each message has left, for the test to make.
+// make once the register has acknowledged each message, for the test to make.
 type postedLink struct {
-	msgs []device.Message
-	sent []func()
+	msgs  []device.Message
+	acked []func()
 }
 
 func (*postedLink) Run(context.Context) error   { panic("the test drives the loop itself") }
 func (*postedLink) Events() <-chan device.Event { return nil }
-func (l *postedLink) Post(m device.Message, sent func()) error {
+func (l *postedLink) Post(m device.Message, acked func()) error {
 	l.msgs = append(l.msgs, m)
-	l.sent = append(l.sent, sent)
+	l.acked = append(l.acked, acked)
 	return nil
 }
 
-// TestFirstCallWaitsForTheStatusToLeave drives the loop's steps by hand: a
-// new payment's first Alipay call starts only once its STATUS ACCEPTED has
-// left the port, or, for a STATUS the link never sends, after
-// firstCallWait on the monotonic clock.
-func TestFirstCallWaitsForTheStatusToLeave(t *testing.T) {
+// TestFirstCallWaitsForTheStatusToBeAcknowledged drives the loop's steps by
+// hand: a new payment's first Alipay call starts only once the register has
+// acknowledged its STATUS ACCEPTED, or, for a STATUS never acknowledged,
+// after firstCallWait on the monotonic clock.
+func TestFirstCallWaitsForTheStatusToBeAcknowledged(t *testing.T) {
 	now := time.Date(2026, 11, 30, 4, 0, 0, 0, time.UTC)
 	s, err := queue.Open(filepath.Join(t.TempDir(), "posagent.db"), queue.Options{Now: func() time.Time { return now }})
 	if err != nil {
@@ -52,8 +52,8 @@ func TestFirstCallWaitsForTheStatusToLeave(t *testing.T) {
 		if st, ok := link.msgs[len(link.msgs)-1].(device.Status); !ok || st.Req != req || st.State != device.StateAccepted {
 			t.Fatalf("posted %#v, want STATUS ACCEPTED for %s", link.msgs[len(link.msgs)-1], req)
 		}
-		if link.sent[len(link.sent)-1] == nil {
-			t.Fatalf("the STATUS for %s was posted without a call for when it has left", req)
+		if link.acked[len(link.acked)-1] == nil {
+			t.Fatalf("the STATUS for %s was posted without a call for its ACK", req)
 		}
 	}
 
@@ -62,21 +62,21 @@ func TestFirstCallWaitsForTheStatusToLeave(t *testing.T) {
 		t.Fatalf("loop sleeps %v, want %v (p1's first call held)", wake, firstCallWait)
 	}
 	if got := calls(); len(got) != 0 {
-		t.Fatalf("calls %v started before the STATUS left", got)
+		t.Fatalf("calls %v started before the STATUS was acknowledged", got)
 	}
-	link.sent[0]() // the STATUS has left: the line tells the loop
-	a.statusSent(<-a.statusOut)
+	link.acked[0]() // the register acknowledged it: the line tells the loop
+	a.statusAcked(<-a.statusAcks)
 	a.tick(now)
 	if got := calls(); len(got) != 1 || got[0] != "p1" {
 		t.Fatalf("calls %v, want p1's first", got)
 	}
 
-	// A STATUS that never leaves holds the call for firstCallWait only.
+	// A STATUS never acknowledged holds the call for firstCallWait only.
 	mono += time.Millisecond
 	pay("p2")
 	a.tick(now)
 	if got := calls(); len(got) != 0 {
-		t.Fatalf("calls %v started before the STATUS left", got)
+		t.Fatalf("calls %v started before the STATUS was acknowledged", got)
 	}
 	mono += firstCallWait
 	a.tick(now)
@@ -87,7 +87,7 @@ func TestFirstCallWaitsForTheStatusToLeave(t *testing.T) {
 	// A repeated PAY is answered with no hold: its payment is planned
 	// already.
 	a.handle(fromDevice(device.Received{Msg: device.Pay{Req: "p1", Amount: 500, Currency: "USD"}}))
-	if link.sent[len(link.sent)-1] != nil {
+	if link.acked[len(link.acked)-1] != nil {
 		t.Fatal("a repeated PAY held its payment's next call")
 	}
 }

@@ -14,9 +14,10 @@ type Link interface {
 	// link's changes of state.
 	Events() <-chan device.Event
 	// Post queues an application message for the register without
-	// waiting, and calls sent, when not nil, once the message has left the
-	// port; a message that never leaves is dropped without the call.
-	Post(m device.Message, sent func()) error
+	// waiting, and calls acked, when not nil, once the register has
+	// acknowledged it; a message it never acknowledges goes without the
+	// call.
+	Post(m device.Message, acked func()) error
 }
 
 // fromDevice turns one of the link's events into the request the agent acts

@@ -42,8 +42,8 @@ func (a *Agent) loop(ctx context.Context, linkErr <-chan error) error {
 			a.take(ev, events)
 		case o := <-a.outcomes:
 			a.apply(o)
-		case req := <-a.statusOut:
-			a.statusSent(req)
+		case req := <-a.statusAcks:
+			a.statusAcked(req)
 		case err := <-a.verified:
 			a.storeVerified(err)
 		case <-timer.C:

@@ -76,11 +76,11 @@ func (a *Agent) resendDue(now time.Time) time.Duration {
 }
 
 // enqueue hands m to the link without ever blocking the loop, and calls
-// sent, when not nil, once m has left the port. A message the link drops
+// acked, when not nil, once the register has acknowledged m. A message the link drops
 // (it is down, or its queue is full) is repeated: the register asks again
 // for a STATUS, and a RESULT is resent.
-func (a *Agent) enqueue(m device.Message, sent func()) {
-	if err := a.register.Post(m, sent); err != nil {
+func (a *Agent) enqueue(m device.Message, acked func()) {
+	if err := a.register.Post(m, acked); err != nil {
 		a.log.Debug().Err(err).Str("type", string(m.Type())).Msg("message not sent")
 	}
 }

@@ -30,38 +30,42 @@ func (a *Agent) schedule(req string, next, now time.Time) {
 }
 
 // firstCallWait bounds how long a new payment's first Alipay call waits for
-// its STATUS ACCEPTED to leave the port: a STATUS the link drops (it is
-// down) is never reported sent.
+// the register to acknowledge its STATUS ACCEPTED: a STATUS the link drops
+// (it is down) is never acknowledged.
 const firstCallWait = time.Second
 
 // holdFirstCall keeps the first call for the new payment req from starting
-// before its STATUS ACCEPTED has left the port (onStatusSent), or
-// firstCallWait has passed. The call signs a request and commits its
-// answer, work the STATUS must not wait behind: the register is waiting
-// for it, and nothing is lost by asking Alipay a moment later.
+// before the register has acknowledged its STATUS ACCEPTED
+// (onStatusAcked), or firstCallWait has passed. The call signs a request
+// and commits its answer, work the STATUS must not wait behind: the
+// register is waiting for it, and nothing is lost by asking Alipay a
+// moment later. The ACK, not the end of the write, is the signal: written
+// bytes may still wait in the kernel (a pseudo-terminal, a USB adapter)
+// for a processor the signing would take.
 func (a *Agent) holdFirstCall(req string) {
 	a.held[req] = a.mono() + firstCallWait
 }
 
-// onStatusSent returns what the link calls once the STATUS answering a
-// PAY for req has left the port, or nil when req's first call is not
-// held. It runs on the link's goroutine: it only tells the loop
-// (statusSent), and drops the news when the loop is that far behind, in
-// which case the call waits out firstCallWait.
-func (a *Agent) onStatusSent(req string) func() {
+// onStatusAcked returns what the link calls once the register has
+// acknowledged the STATUS answering a PAY for req, or nil when req's first
+// call is not held. It runs on the link's goroutine: it only tells the
+// loop (statusAcked), and drops the news when the loop is that far behind,
+// in which case the call waits out firstCallWait.
+func (a *Agent) onStatusAcked(req string) func() {
 	if _, ok := a.held[req]; !ok {
 		return nil
 	}
 	return func() {
 		select {
-		case a.statusOut <- req:
+		case a.statusAcks <- req:
 		default:
 		}
 	}
 }
 
-// statusSent lets payment req's first call start: its STATUS has left.
-func (a *Agent) statusSent(req string) { delete(a.held, req) }
+// statusAcked lets payment req's first call start: the register has its
+// STATUS.
+func (a *Agent) statusAcked(req string) { delete(a.held, req) }
 
 // forget drops what the loop keeps about payment req once it is final.
 func (a *Agent) forget(req string) {

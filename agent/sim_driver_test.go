@@ -114,8 +114,8 @@ func (s *simAgent) linkDown() {
 func (s *simAgent) tick(clock *simClock) time.Duration {
 	for {
 		select {
-		case req := <-s.a.statusOut:
-			s.a.statusSent(req)
+		case req := <-s.a.statusAcks:
+			s.a.statusAcked(req)
 			continue
 		default:
 		}
@@ -203,18 +203,18 @@ func (simNoAlipay) Cancel(context.Context, alipay.Ref) (*alipay.CancelResponse, 
 
 // simNoRegister is the register link the agent is built with; the simulation
 // feeds register events and takes the messages the agent posts from
-// posted. A message leaves at once: sent is called from Post. The zero
+// posted. A message is acknowledged at once: acked is called from Post. The zero
 // value drops the messages.
 type simNoRegister struct{ posted *[]device.Message }
 
 func (simNoRegister) Run(context.Context) error   { panic("simulation: the link is never run") }
 func (simNoRegister) Events() <-chan device.Event { return nil }
-func (r simNoRegister) Post(m device.Message, sent func()) error {
+func (r simNoRegister) Post(m device.Message, acked func()) error {
 	if r.posted != nil {
 		*r.posted = append(*r.posted, m)
 	}
-	if sent != nil {
-		sent()
+	if acked != nil {
+		acked()
 	}
 	return nil
 }

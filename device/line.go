@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -78,9 +79,9 @@ type outMsg struct {
 	// postOpen marks the HELLO sent right after opening the port: its ACK
 	// completes a HELLO exchange.
 	postOpen bool
-	// sent, when not nil, is called once the message has first left the
-	// port (Post).
-	sent func()
+	// acked, when not nil, is called once the peer has acknowledged the
+	// message (Post).
+	acked func()
 }
 
 // postBox holds the messages Post queued until the Run goroutine takes
@@ -187,13 +188,14 @@ func (l *Line) Send(ctx context.Context, m Message) error {
 
 // Post queues m like Send but never waits, for a caller that must not
 // block, such as an event loop: the line's own goroutine takes it at its
-// next turn. When sent is not nil, it is called once m's frame has first
-// left the port (written and drained, or acknowledged by the peer before
-// the drain was reported), on the line's goroutine, so it must
-// return at once; it is not called for a message that never leaves, which
-// is dropped as Send's are. Post fails at once when m cannot be encoded and
-// with ErrClosed when Run has returned.
-func (l *Line) Post(m Message, sent func()) error {
+// next turn. When acked is not nil, it is called once the peer has
+// acknowledged m's frame, on the line's goroutine, so it must return at
+// once; it is not called for a message the peer never acknowledges, such as
+// one dropped when the link goes down. The ACK, not the end of the write,
+// is what tells that the peer has the frame: a pseudo-terminal or a USB
+// adapter may still hold written bytes in the kernel. Post fails at once
+// when m cannot be encoded and with ErrClosed when Run has returned.
+func (l *Line) Post(m Message, acked func()) error {
 	p, err := EncodePayload(m)
 	if err != nil {
 		return err
@@ -204,10 +206,14 @@ func (l *Line) Post(m Message, sent func()) error {
 	default:
 	}
 	l.posted.mu.Lock()
-	l.posted.msgs = append(l.posted.msgs, outMsg{typ: m.Type(), payload: p, sent: sent})
+	l.posted.msgs = append(l.posted.msgs, outMsg{typ: m.Type(), payload: p, acked: acked})
 	l.posted.mu.Unlock()
 	select {
 	case l.posted.kick <- struct{}{}:
+		// The line's goroutine, woken, would otherwise wait for this
+		// goroutine to block, which for an event loop is after the rest
+		// of its turn: yield, so that the frame goes out first.
+		runtime.Gosched()
 	default: // a kick is pending already
 	}
 	return nil

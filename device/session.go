@@ -3,6 +3,7 @@ package device
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -62,12 +63,11 @@ type inflight struct {
 	id    uint64 // id of the latest transmission
 }
 
-// left reports, once, that the frame has left the port: its first
-// transmission drained, or its ACK came first.
-func (in *inflight) left() {
-	if sent := in.msg.sent; sent != nil {
-		in.msg.sent = nil
-		sent()
+// acked reports, once, that the peer acknowledged the frame.
+func (in *inflight) acked() {
+	if acked := in.msg.acked; acked != nil {
+		in.msg.acked = nil
+		acked()
 	}
 }
 
@@ -148,6 +148,12 @@ func (s *session) readLoop() {
 			case <-s.stop:
 				return
 			}
+			// The Run goroutine just woken waits for a processor, and the
+			// next Read may hold this one while it blocks in the kernel
+			// (go.bug.st/serial waits in select(2)) until the scheduler
+			// notices, a tenth of a millisecond or more: yield it first,
+			// so that the bytes are handled now.
+			runtime.Gosched()
 		}
 		if err != nil {
 			select {
@@ -268,7 +274,6 @@ func (s *session) onWritten(r writeReport) {
 	}
 	if s.inflight != nil && r.id == s.inflight.id {
 		s.t2 = s.l.arm(T2, timerT2)
-		s.inflight.left()
 	}
 }
 
@@ -359,8 +364,7 @@ func (s *session) onFrame(f Frame, err error) {
 		done := s.inflight
 		s.inflight = nil
 		s.t2.stop()
-		// The ACK may overtake the writer's report that the frame drained.
-		done.left()
+		done.acked()
 		if done.msg.typ == TypePing {
 			// The silence is timed from here, not from when the PING went
 			// out, which would wake the line just before the next PING is
