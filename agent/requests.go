@@ -99,6 +99,10 @@ type pay struct {
 type reply struct {
 	req, state, code, msg string
 	final                 *queue.Payment
+	// log, when not nil, writes what the log says of the answer, once the
+	// STATUS is on its way: the register waits for the STATUS, not for
+	// the log.
+	log func()
 }
 
 // handlePays stores the PAYs ps, which arrived together, and returns the
@@ -111,12 +115,9 @@ type reply struct {
 // polling.cancel_after), shortened where it would leave no time to cancel
 // within Alipay's cancel window (fitDeadline).
 func (a *Agent) handlePays(ps []pay, now time.Time) []reply {
-	replies := make([]reply, len(ps))
 	payments := make([]queue.Payment, len(ps))
 	exps := make([]time.Duration, len(ps))
 	shortened := make([]bool, len(ps))
-	isNew := make([]bool, len(ps))
-	fresh := 0
 	for i, m := range ps {
 		exps[i] = m.exp
 		if exps[i] <= 0 {
@@ -128,39 +129,39 @@ func (a *Agent) handlePays(ps []pay, now time.Time) []reply {
 			RequestID: m.req, PaymentID: m.pid, Amount: m.amt, Currency: m.cur, Lane: m.lane,
 			AcceptedAt: now, Deadline: deadline,
 		}
-		if _, err := a.store.Get(m.req); errors.Is(err, queue.ErrNotFound) {
-			isNew[i] = true
-			fresh++
-		}
 	}
 	// New payments need a store without faults and room for them
 	// (docs/design.md, "Storage faults"); a repeated one is answered from
 	// what is stored.
-	stored := make([]int, 0, len(ps)) // the index in ps of each payment given to the store
-	var refuse error
-	if fresh > 0 {
-		refuse = a.roomForPay(now, fresh)
-	}
-	for i, m := range ps {
-		if refuse != nil && isNew[i] {
-			a.log.Error().Str("req", m.req).Str("why", refuse.Error()).Msg("PAY rejected: the payment store cannot take it; the register may send it again")
-			replies[i] = reply{req: m.req, state: device.StateRejected, code: device.CodeStorageError, msg: "payment store unavailable; try again later"}
-			continue
+	admit := func(fresh int) error {
+		if err := a.roomForPay(now, fresh); err != nil {
+			return refusal{err}
 		}
-		payments[len(stored)] = payments[i]
-		stored = append(stored, i)
+		return nil
 	}
-	for j, acc := range a.store.AcceptAll(payments[:len(stored)]) {
-		i := stored[j]
+	replies := make([]reply, len(ps))
+	for i, acc := range a.store.AcceptAll(payments, admit) {
 		replies[i] = a.accepted(ps[i].req, acc, exps[i], shortened[i], now)
 	}
 	return replies
 }
 
-// answerPays sends the STATUS of each of replies, in order.
+// refusal is why the store may take no new payment (roomForPay), as
+// opposed to a commit that failed.
+type refusal struct{ err error }
+
+func (r refusal) Error() string { return r.err.Error() }
+
+// answerPays sends the STATUS of each of replies, in order, then writes
+// their log lines.
 func (a *Agent) answerPays(replies []reply) {
 	for _, rep := range replies {
-		a.enqueue(statusMessage(rep), a.onStatusSent(rep.req))
+		a.enqueue(statusMessage(rep), a.onStatusAcked(rep.req))
+	}
+	for _, rep := range replies {
+		if rep.log != nil {
+			rep.log()
+		}
 	}
 }
 
@@ -171,29 +172,40 @@ func (a *Agent) accepted(req string, acc queue.Accepted, exp time.Duration, shor
 	p, err := acc.Payment, acc.Err
 	switch {
 	case errors.Is(err, queue.ErrConflict):
-		a.log.Warn().Err(err).Str("req", req).Msg("PAY rejected: the request id is known with other payment details")
-		return reply{req: req, state: device.StateRejected, code: device.CodeConflict, msg: "req: already used with another amt, cur or pid"}
+		return reply{req: req, state: device.StateRejected, code: device.CodeConflict, msg: "req: already used with another amt, cur or pid", log: func() {
+			a.log.Warn().Err(err).Str("req", req).Msg("PAY rejected: the request id is known with other payment details")
+		}}
+	case errors.As(err, new(refusal)):
+		return reply{req: req, state: device.StateRejected, code: device.CodeStorageError, msg: "payment store unavailable; try again later", log: func() {
+			a.log.Error().Str("req", req).Str("why", err.Error()).Msg("PAY rejected: the payment store cannot take it; the register may send it again")
+		}}
 	case err != nil:
 		a.storeTrouble(err)
 		a.countStoreError()
-		a.log.Error().Err(err).Str("req", req).Msg("PAY rejected: it could not be stored; the register may send it again")
-		return reply{req: req, state: device.StateRejected, code: device.CodeStorageError, msg: "payment could not be stored; try again"}
+		return reply{req: req, state: device.StateRejected, code: device.CodeStorageError, msg: "payment could not be stored; try again", log: func() {
+			a.log.Error().Err(err).Str("req", req).Msg("PAY rejected: it could not be stored; the register may send it again")
+		}}
 	}
+	var log func()
 	if acc.Created {
 		a.schedule(p.RequestID, p.NextAt, now)
 		a.holdFirstCall(p.RequestID)
-		a.log.Info().Str("req", p.RequestID).Str("pid", p.PaymentID).Int64("amt", p.Amount).Str("cur", p.Currency).
-			Str("lane", p.Lane).Time("deadline", p.Deadline).Msg("payment accepted")
-		if shortened {
-			a.log.Info().Str("req", p.RequestID).Str("asked", exp.String()).Time("deadline", p.Deadline).
-				Msg("deadline shortened to leave time to cancel before Alipay's cancel window ends at 00:15 UTC+8")
+		log = func() {
+			a.log.Info().Str("req", p.RequestID).Str("pid", p.PaymentID).Int64("amt", p.Amount).Str("cur", p.Currency).
+				Str("lane", p.Lane).Time("deadline", p.Deadline).Msg("payment accepted")
+			if shortened {
+				a.log.Info().Str("req", p.RequestID).Str("asked", exp.String()).Time("deadline", p.Deadline).
+					Msg("deadline shortened to leave time to cancel before Alipay's cancel window ends at 00:15 UTC+8")
+			}
+			a.setState(func(s *Snapshot) { s.Accepted++ })
 		}
-		a.setState(func(s *Snapshot) { s.Accepted++ })
 	}
 	if !p.State.Final() {
-		return reply{req: p.RequestID, state: device.StateAccepted}
+		return reply{req: p.RequestID, state: device.StateAccepted, log: log}
 	}
-	return a.stateOf(&p)
+	r := a.stateOf(&p)
+	r.log = log
+	return r
 }
 
 // handleCancel answers a register CANCEL: a payment being polled is

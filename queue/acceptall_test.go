@@ -39,7 +39,7 @@ func TestAcceptAllStoresTheNewPaymentsInOneCommit(t *testing.T) {
 		{true, nil}, {false, nil}, {true, nil}, {false, nil}, {false, ErrConflict}, {false, ErrInvalid},
 	}
 	before := txID(t, s)
-	got := s.AcceptAll(batch)
+	got := s.AcceptAll(batch, nil)
 	if n := txID(t, s) - before; n != 1 {
 		t.Errorf("%d commits for the batch, want 1", n)
 	}
@@ -59,7 +59,7 @@ func TestAcceptAllStoresTheNewPaymentsInOneCommit(t *testing.T) {
 	}
 	// A batch of repeats only commits nothing.
 	before = txID(t, s)
-	for i, a := range s.AcceptAll([]Payment{newPayment(c, "a"), newPayment(c, "b")}) {
+	for i, a := range s.AcceptAll([]Payment{newPayment(c, "a"), newPayment(c, "b")}, nil) {
 		if a.Created || a.Err != nil {
 			t.Errorf("repeat %d: created %v, error %v", i, a.Created, a.Err)
 		}
@@ -78,7 +78,7 @@ func TestAcceptAllFailsEveryNewPaymentWhenTheCommitFails(t *testing.T) {
 	if err := os.Rename(s.Path(), s.Path()+".moved"); err != nil {
 		t.Fatal(err)
 	}
-	got := s.AcceptAll([]Payment{newPayment(c, "a"), newPayment(c, "known"), newPayment(c, "b"), newPayment(c, "a")})
+	got := s.AcceptAll([]Payment{newPayment(c, "a"), newPayment(c, "known"), newPayment(c, "b"), newPayment(c, "a")}, nil)
 	for i, a := range got {
 		repeat := i == 1
 		if repeat {
@@ -91,4 +91,53 @@ func TestAcceptAllFailsEveryNewPaymentWhenTheCommitFails(t *testing.T) {
 			t.Errorf("payment %d: created %v, error %v; want the commit's error", i, a.Created, a.Err)
 		}
 	}
+}
+
+func TestAcceptAllAsksAdmitBeforeStoringNewPayments(t *testing.T) {
+	c := newClock()
+	s := openTest(t, c)
+	mustAccept(t, s, newPayment(c, "known"))
+	batch := []Payment{newPayment(c, "a"), newPayment(c, "known"), newPayment(c, "b"), newPayment(c, "a")}
+	full := errors.New("no room")
+	var asked []int
+	refuse := func(n int) error { asked = append(asked, n); return full }
+
+	before := txID(t, s)
+	got := s.AcceptAll(batch, refuse)
+	if len(asked) != 1 || asked[0] != 2 {
+		t.Errorf("admit asked %v, want once for 2 new request ids", asked)
+	}
+	if n := txID(t, s) - before; n != 0 {
+		t.Errorf("%d commits after admit refused, want 0", n)
+	}
+	for i, a := range got {
+		if i == 1 {
+			if a.Err != nil || a.Created || a.Payment.RequestID != "known" {
+				t.Errorf("the stored payment: %q, created %v, error %v; want it answered from the store", a.Payment.RequestID, a.Created, a.Err)
+			}
+			continue
+		}
+		if a.Err != full || a.Created {
+			t.Errorf("payment %d: created %v, error %v; want admit's error as it is", i, a.Created, a.Err)
+		}
+	}
+	for _, req := range []string{"a", "b"} {
+		if _, err := s.Get(req); !errors.Is(err, ErrNotFound) {
+			t.Errorf("%s: %v; want it not stored", req, err)
+		}
+	}
+
+	// Admitted, they are stored; repeats only do not ask.
+	asked = nil
+	admit := func(n int) error { asked = append(asked, n); return nil }
+	for i, a := range s.AcceptAll(batch, admit) {
+		if a.Err != nil || a.Created != (i == 0 || i == 2) {
+			t.Errorf("payment %d: created %v, error %v", i, a.Created, a.Err)
+		}
+	}
+	s.AcceptAll(batch, admit)
+	if len(asked) != 1 || asked[0] != 2 {
+		t.Errorf("admit asked %v, want once for 2 new request ids, then not for repeats", asked)
+	}
+	mustCheck(t, s)
 }

@@ -32,7 +32,7 @@ const maxRequestID = 256
 // PENDING and due at once (NextAt = AcceptedAt). Accept returns after the
 // commit is on disk.
 func (s *Store) Accept(p Payment) (Payment, bool, error) {
-	a := s.AcceptAll([]Payment{p})[0]
+	a := s.AcceptAll([]Payment{p}, nil)[0]
 	return a.Payment, a.Created, a.Err
 }
 
@@ -51,7 +51,14 @@ type Accepted struct {
 // stores none of them; invalid, repeated and conflicting ones are answered
 // as Accept answers them. A request id that comes twice in ps is stored
 // once and answered as a repeat the second time.
-func (s *Store) AcceptAll(ps []Payment) []Accepted {
+//
+// admit, when not nil, is asked before the commit whether the store may
+// take the payments of ps it does not hold yet, given how many request ids
+// they have: an error from it is each one's error, as it is, and none is
+// stored. It is not asked when ps holds nothing new. The
+// same read tells new payments from repeats for admit and for the commit,
+// so that a PAY costs one read transaction before its commit.
+func (s *Store) AcceptAll(ps []Payment, admit func(fresh int) error) []Accepted {
 	out := make([]Accepted, len(ps))
 	now := s.now()
 	// A repeated PAY is answered from a read, so that it gets the stored
@@ -89,6 +96,18 @@ func (s *Store) AcceptAll(ps []Payment) []Accepted {
 	}
 	if len(fresh) == 0 {
 		return out
+	}
+	if admit != nil {
+		ids := make(map[string]bool, len(fresh))
+		for _, i := range fresh {
+			ids[ps[i].RequestID] = true
+		}
+		if err := admit(len(ids)); err != nil {
+			for _, i := range fresh {
+				out[i] = Accepted{Err: err}
+			}
+			return out
+		}
 	}
 	created := make(map[int]bool, len(fresh))
 	err = s.update(func(tx *bolt.Tx) error {
