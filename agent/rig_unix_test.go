@@ -159,12 +159,24 @@ func (r *testRegister) request(m device.Message) device.Status {
 // requestFor sends m and returns the first new STATUS whose req is req.
 func (r *testRegister) requestFor(m device.Message, req string) device.Status {
 	r.t.Helper()
-	match := func(m device.Message) bool { s, ok := m.(device.Status); return ok && s.Req == req }
-	seen := len(r.received(match))
+	from := r.Seen()
 	if err := r.Send(context.Background(), m); err != nil {
 		r.t.Fatal(err)
 	}
-	return r.nth("STATUS for "+req, seen, match).(device.Status)
+	ctx, cancel := context.WithTimeout(context.Background(), postest.Guard)
+	defer cancel()
+	ev, err := r.WaitEventFrom(ctx, from, func(ev device.Event) bool {
+		rc, ok := ev.(device.Received)
+		if !ok {
+			return false
+		}
+		s, ok := rc.Msg.(device.Status)
+		return ok && s.Req == req
+	})
+	if err != nil {
+		r.t.Fatalf("register: gave up waiting for the STATUS for %s", req)
+	}
+	return ev.(device.Received).Msg.(device.Status)
 }
 
 // result waits for the first RESULT for req.

@@ -19,7 +19,7 @@ type Register struct {
 	messages []MessageRecord
 	events   []Event
 	frames   []Trace
-	changed  chan struct{} // closed and replaced at each new record
+	changed  chan struct{} // closed and replaced at each new event
 }
 
 // MessageRecord is an application message the register sent or received.
@@ -37,7 +37,7 @@ func NewRegister(cfg PortConfig, opts ...Option) *Register {
 	var userTrace func(Trace)
 	opts = append([]Option{WithName("posagent register-sim")}, opts...)
 	opts = append(opts, WithRole(RoleRegister), func(l *Line) { userTrace = l.trace }, WithTrace(func(t Trace) {
-		r.record(func() { r.frames = append(r.frames, t) })
+		r.note(func() { r.frames = append(r.frames, t) })
 		if userTrace != nil {
 			userTrace(t)
 		}
@@ -57,13 +57,23 @@ func (r *Register) SetAutoDone(on bool) {
 // Boot returns the boot id of the register's HELLO.
 func (r *Register) Boot() string { return r.line.Boot() }
 
-// record runs add under the lock and wakes waiters.
+// record runs add, which records an event, under the lock and wakes the
+// waiters for events.
 func (r *Register) record(add func()) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	add()
 	close(r.changed)
 	r.changed = make(chan struct{})
+}
+
+// note runs add, which records a frame or a message sent, under the lock.
+// Nobody waits for those, so nobody is woken: a waiter woken for nothing
+// takes a processor from the line.
+func (r *Register) note(add func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	add()
 }
 
 // Run runs the register's line until ctx ends, like Line.Run.
@@ -100,7 +110,7 @@ func (r *Register) Send(ctx context.Context, m Message) error {
 		return err
 	}
 	now := r.line.clock.Now()
-	r.record(func() { r.messages = append(r.messages, MessageRecord{At: now, Out: true, Msg: m}) })
+	r.note(func() { r.messages = append(r.messages, MessageRecord{At: now, Out: true, Msg: m}) })
 	return nil
 }
 
@@ -139,7 +149,22 @@ func (r *Register) Frames() []Trace {
 // match sees each event once, in the order the events came, so a match that
 // counts can wait for the n-th event of a kind.
 func (r *Register) WaitEvent(ctx context.Context, match func(Event) bool) (Event, error) {
-	for seen := 0; ; {
+	return r.WaitEventFrom(ctx, 0, match)
+}
+
+// Seen returns how many events the register has had so far: with
+// WaitEventFrom, a caller waits for an answer to what it sends next
+// without going through every event before it.
+func (r *Register) Seen() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.events)
+}
+
+// WaitEventFrom is WaitEvent over the events after the first from, which
+// is at most Seen().
+func (r *Register) WaitEventFrom(ctx context.Context, from int, match func(Event) bool) (Event, error) {
+	for seen := from; ; {
 		r.mu.Lock()
 		events, changed := r.events[seen:], r.changed
 		seen = len(r.events)
