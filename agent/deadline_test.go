@@ -66,7 +66,7 @@ func TestPayDeadlineFitsAlipaysCancelWindow(t *testing.T) {
 			if r.state != device.StateAccepted {
 				t.Fatalf("PAY answered %+v", r)
 			}
-			r.log() // answerPays writes it once the STATUS is posted
+			r.after() // answerPays logs it once the STATUS is posted
 			p, err := store.Get("pos-42")
 			if err != nil {
 				t.Fatal(err)

@@ -99,10 +99,10 @@ type pay struct {
 type reply struct {
 	req, state, code, msg string
 	final                 *queue.Payment
-	// log, when not nil, writes what the log says of the answer, once the
-	// STATUS is on its way: the register waits for the STATUS, not for
-	// the log.
-	log func()
+	// after, when not nil, is what follows the answer once its STATUS is
+	// on its way, its log lines and the status page's count: the register
+	// waits for the STATUS, not for them.
+	after func()
 }
 
 // handlePays stores the PAYs ps, which arrived together, and returns the
@@ -152,15 +152,15 @@ type refusal struct{ err error }
 
 func (r refusal) Error() string { return r.err.Error() }
 
-// answerPays sends the STATUS of each of replies, in order, then writes
-// their log lines.
+// answerPays sends the STATUS of each of replies, in order, then does what
+// follows each (reply.after).
 func (a *Agent) answerPays(replies []reply) {
 	for _, rep := range replies {
 		a.enqueue(statusMessage(rep), a.onStatusAcked(rep.req))
 	}
 	for _, rep := range replies {
-		if rep.log != nil {
-			rep.log()
+		if rep.after != nil {
+			rep.after()
 		}
 	}
 }
@@ -172,25 +172,25 @@ func (a *Agent) accepted(req string, acc queue.Accepted, exp time.Duration, shor
 	p, err := acc.Payment, acc.Err
 	switch {
 	case errors.Is(err, queue.ErrConflict):
-		return reply{req: req, state: device.StateRejected, code: device.CodeConflict, msg: "req: already used with another amt, cur or pid", log: func() {
+		return reply{req: req, state: device.StateRejected, code: device.CodeConflict, msg: "req: already used with another amt, cur or pid", after: func() {
 			a.log.Warn().Err(err).Str("req", req).Msg("PAY rejected: the request id is known with other payment details")
 		}}
 	case errors.As(err, new(refusal)):
-		return reply{req: req, state: device.StateRejected, code: device.CodeStorageError, msg: "payment store unavailable; try again later", log: func() {
+		return reply{req: req, state: device.StateRejected, code: device.CodeStorageError, msg: "payment store unavailable; try again later", after: func() {
 			a.log.Error().Str("req", req).Str("why", err.Error()).Msg("PAY rejected: the payment store cannot take it; the register may send it again")
 		}}
 	case err != nil:
 		a.storeTrouble(err)
 		a.countStoreError()
-		return reply{req: req, state: device.StateRejected, code: device.CodeStorageError, msg: "payment could not be stored; try again", log: func() {
+		return reply{req: req, state: device.StateRejected, code: device.CodeStorageError, msg: "payment could not be stored; try again", after: func() {
 			a.log.Error().Err(err).Str("req", req).Msg("PAY rejected: it could not be stored; the register may send it again")
 		}}
 	}
-	var log func()
+	var after func()
 	if acc.Created {
 		a.schedule(p.RequestID, p.NextAt, now)
 		a.holdFirstCall(p.RequestID)
-		log = func() {
+		after = func() {
 			a.log.Info().Str("req", p.RequestID).Str("pid", p.PaymentID).Int64("amt", p.Amount).Str("cur", p.Currency).
 				Str("lane", p.Lane).Time("deadline", p.Deadline).Msg("payment accepted")
 			if shortened {
@@ -201,10 +201,10 @@ func (a *Agent) accepted(req string, acc queue.Accepted, exp time.Duration, shor
 		}
 	}
 	if !p.State.Final() {
-		return reply{req: p.RequestID, state: device.StateAccepted, log: log}
+		return reply{req: p.RequestID, state: device.StateAccepted, after: after}
 	}
 	r := a.stateOf(&p)
-	r.log = log
+	r.after = after
 	return r
 }
 

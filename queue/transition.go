@@ -55,9 +55,9 @@ type Accepted struct {
 // admit, when not nil, is asked before the commit whether the store may
 // take the payments of ps it does not hold yet, given how many request ids
 // they have: an error from it is each one's error, as it is, and none is
-// stored. It is not asked when ps holds nothing new. The
-// same read tells new payments from repeats for admit and for the commit,
-// so that a PAY costs one read transaction before its commit.
+// stored. It is not asked when ps holds nothing new. The same read tells
+// new payments from repeats for admit and for the commit, so that a PAY
+// costs one read transaction before its commit.
 func (s *Store) AcceptAll(ps []Payment, admit func(fresh int) error) []Accepted {
 	out := make([]Accepted, len(ps))
 	now := s.now()
