@@ -21,6 +21,13 @@
 // however it reads them, through read(2) or a shared memory map (the mount
 // does not use direct I/O, which would break mmap).
 //
+// The process that mounts a lazyfs serves it, so it must not map a file of
+// the mount itself (bbolt does, and so does queue.Open): a page fault there
+// waits on its own server, whose next allocation may wait to stop the world
+// for a collection, and the process hangs. Open such files in a child
+// process, or read the backing folder once the program using the mount has
+// stopped cleanly.
+//
 // The file system holds one folder of regular files: no subfolders, links
 // or special files, which is all a posagent store needs. It runs on Linux
 // on amd64 and arm64 (go-fuse does not build for 32-bit ARM), as root (it
