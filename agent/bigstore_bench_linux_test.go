@@ -29,9 +29,10 @@ import (
 // output of the command), the agent's time to serve and to pass its full
 // check in the background, its memory, and PAY -> ACCEPTED over a pty,
 // idle (once the check passed) and while a list or an export through the
-// agent runs, with the ratio of each p99 to the idle one. It runs only when POSAGENT_BIGSTORE names
-// a store file, written by queue's TestWriteBigStore (docs/benchmarks.md);
-// the agent adds its payments to that file. Run it with -benchtime 1x.
+// agent runs, with the ratio of each p99 to the idle one. It runs only
+// when POSAGENT_BIGSTORE names a store file, written by queue's
+// TestWriteBigStore (docs/benchmarks.md); the agent adds its payments to
+// that file. Run it with -benchtime 1x.
 func BenchmarkBigStore(b *testing.B) {
 	store := os.Getenv("POSAGENT_BIGSTORE")
 	if store == "" {

@@ -165,18 +165,11 @@ func (r *testRegister) requestFor(m device.Message, req string) device.Status {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), postest.Guard)
 	defer cancel()
-	ev, err := r.WaitEventFrom(ctx, from, func(ev device.Event) bool {
-		rc, ok := ev.(device.Received)
-		if !ok {
-			return false
-		}
-		s, ok := rc.Msg.(device.Status)
-		return ok && s.Req == req
-	})
+	m, err := r.WaitMessageFrom(ctx, from, func(m device.Message) bool { s, ok := m.(device.Status); return ok && s.Req == req })
 	if err != nil {
 		r.t.Fatalf("register: gave up waiting for the STATUS for %s", req)
 	}
-	return ev.(device.Received).Msg.(device.Status)
+	return m.(device.Status)
 }
 
 // result waits for the first RESULT for req.
@@ -249,20 +242,4 @@ func reqOf(m device.Message) string {
 		return m.Req
 	}
 	return ""
-}
-
-// ptyConn is the pty master as a link connection.
-
-// countEvents counts the register's events so far that match.
-func countEvents(reg *testRegister, match func(device.Event) bool) int {
-	n := 0
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel() // WaitEvent goes through what has come, then returns
-	reg.WaitEvent(ctx, func(ev device.Event) bool {
-		if match(ev) {
-			n++
-		}
-		return false
-	})
-	return n
 }

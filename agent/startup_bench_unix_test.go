@@ -251,7 +251,7 @@ type agentProcess struct {
 // a failure.
 func startHelloed(b *testing.B, reg *testRegister, cmd *exec.Cmd, logFile, what string) *agentProcess {
 	b.Helper()
-	hellos := countEvents(reg, func(ev device.Event) bool { _, ok := ev.(device.HelloDone); return ok })
+	from := reg.Seen()
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -265,13 +265,7 @@ func startHelloed(b *testing.B, reg *testRegister, cmd *exec.Cmd, logFile, what 
 		close(ap.exited)
 		cancel() // an agent that stopped sends no HELLO
 	}()
-	seen := 0
-	if _, err := reg.WaitEvent(ctx, func(ev device.Event) bool {
-		if _, ok := ev.(device.HelloDone); ok {
-			seen++
-		}
-		return seen > hellos
-	}); err != nil {
+	if _, err := reg.WaitEventFrom(ctx, from, func(ev device.Event) bool { _, ok := ev.(device.HelloDone); return ok }); err != nil {
 		cmd.Process.Kill()
 		log, _ := os.ReadFile(logFile)
 		b.Fatalf("%s: no HELLO from the agent: %v\n%s\n%s", what, err, stderr.Bytes(), log)

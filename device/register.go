@@ -207,7 +207,13 @@ func (r *Register) eventAt(ctx context.Context, i int) (Event, error) {
 // started, for which match is true, waiting for it if needed. Like
 // WaitEvent, it shows match each received message once, in order.
 func (r *Register) WaitMessage(ctx context.Context, match func(Message) bool) (Message, error) {
-	ev, err := r.WaitEvent(ctx, func(ev Event) bool {
+	return r.WaitMessageFrom(ctx, 0, match)
+}
+
+// WaitMessageFrom is WaitMessage over the events after the first from,
+// which is at most Seen().
+func (r *Register) WaitMessageFrom(ctx context.Context, from int, match func(Message) bool) (Message, error) {
+	ev, err := r.WaitEventFrom(ctx, from, func(ev Event) bool {
 		rc, ok := ev.(Received)
 		return ok && match(rc.Msg)
 	})

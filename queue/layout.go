@@ -192,11 +192,11 @@ func splitTimeKey(k []byte) (time.Time, string, bool) {
 	return time.Unix(0, int64(binary.BigEndian.Uint64(k))).UTC(), string(k[8:]), true
 }
 
-// indexKeys returns, for each index bucket, the key p must have there
-// (absent when it must have none).
-func indexKeys(p *Payment) map[string][]byte {
-	keys := map[string][]byte{}
-	eachIndexKey(p, func(i int, k []byte) { keys[string(indexBuckets[i])] = bytes.Clone(k) })
+// indexKeys returns, by place in indexBuckets, the key p must have in
+// each index bucket (nil when it must have none).
+func indexKeys(p *Payment) [len(indexBuckets)][]byte {
+	var keys [len(indexBuckets)][]byte
+	eachIndexKey(p, func(i int, k []byte) { keys[i] = bytes.Clone(k) })
 	return keys
 }
 
@@ -273,11 +273,8 @@ func decodeJSON(j []byte) (Payment, error) {
 	if err := json.Unmarshal(j, &p); err != nil {
 		return Payment{}, fmt.Errorf("it does not decode (%v): %w", err, ErrCorrupt)
 	}
-	switch {
-	case p.RequestID == "":
-		return Payment{}, fmt.Errorf("it has no request id: %w", ErrCorrupt)
-	case !p.State.valid():
-		return Payment{}, fmt.Errorf("it has unknown state %q: %w", p.State, ErrCorrupt)
+	if err := checkDecoded(p.RequestID, p.State); err != nil {
+		return Payment{}, err
 	}
 	return p, nil
 }
@@ -286,10 +283,27 @@ func decodeJSON(j []byte) (Payment, error) {
 // JSON for schema 1, framed for schema 2, and for schema 0 (not known,
 // the meta bucket being unreadable) whichever its first byte says.
 func decodeSchema(schema int, v []byte) (Payment, error) {
-	if schema == 1 || schema == 0 && len(v) > 0 && v[0] == '{' {
+	if plainJSON(schema, v) {
 		return decodeJSON(v)
 	}
 	return decodeRecord(v)
+}
+
+// plainJSON reports whether the record v of a file of the given schema is
+// plain JSON rather than framed (decodeSchema).
+func plainJSON(schema int, v []byte) bool {
+	return schema == 1 || schema == 0 && len(v) > 0 && v[0] == '{'
+}
+
+// checkDecoded checks what every decoded record must have.
+func checkDecoded(req string, st State) error {
+	switch {
+	case req == "":
+		return fmt.Errorf("it has no request id: %w", ErrCorrupt)
+	case !st.valid():
+		return fmt.Errorf("it has unknown state %q: %w", st, ErrCorrupt)
+	}
+	return nil
 }
 
 // indexFields is the part of a record the indexes depend on, with the JSON
@@ -311,7 +325,7 @@ type indexFields struct {
 // of it) and is not decoded. It returns a Payment holding those fields.
 func decodeIndexed(schema int, v []byte) (Payment, error) {
 	j := v
-	if !(schema == 1 || schema == 0 && len(v) > 0 && v[0] == '{') {
+	if !plainJSON(schema, v) {
 		var err error
 		if j, err = unframe(v); err != nil {
 			return Payment{}, err
@@ -321,11 +335,8 @@ func decodeIndexed(schema int, v []byte) (Payment, error) {
 	if err := json.Unmarshal(j, &x); err != nil {
 		return Payment{}, fmt.Errorf("it does not decode (%v): %w", err, ErrCorrupt)
 	}
-	switch {
-	case x.RequestID == "":
-		return Payment{}, fmt.Errorf("it has no request id: %w", ErrCorrupt)
-	case !x.State.valid():
-		return Payment{}, fmt.Errorf("it has unknown state %q: %w", x.State, ErrCorrupt)
+	if err := checkDecoded(x.RequestID, x.State); err != nil {
+		return Payment{}, err
 	}
 	return Payment{
 		RequestID: x.RequestID, AcceptedAt: x.AcceptedAt, NextAt: x.NextAt, State: x.State,
@@ -374,16 +385,16 @@ func deleteRecord(tx *bolt.Tx, p *Payment) error {
 
 // moveIndex deletes old's index keys and adds p's; either may be nil.
 func moveIndex(tx *bolt.Tx, old, p *Payment) error {
-	var was, is map[string][]byte
+	var was, is [len(indexBuckets)][]byte
 	if old != nil {
 		was = indexKeys(old)
 	}
 	if p != nil {
 		is = indexKeys(p)
 	}
-	for _, name := range indexBuckets {
+	for i, name := range indexBuckets {
 		b := tx.Bucket(name)
-		k0, k1 := was[string(name)], is[string(name)]
+		k0, k1 := was[i], is[i]
 		if bytes.Equal(k0, k1) {
 			continue
 		}

@@ -15,8 +15,9 @@ import (
 // TestWriteBigStore, and reports its time and the peak of the process's
 // anonymous memory (RssAnon, sampled every 5 ms) above what it held
 // before, and the CPU time it took (user and system, on every core),
-// which a machine busy with other work changes less than the time. With POSAGENT_VERIFY_COLD=1 the page cache is dropped before
-// every check (root only). It is skipped without a store.
+// which a machine busy with other work changes less than the time. With
+// POSAGENT_VERIFY_COLD=1 the page cache is dropped before every check
+// (root only). It is skipped without a store.
 func BenchmarkVerifyStore(b *testing.B) {
 	path := os.Getenv("POSAGENT_VERIFY_STORE")
 	if path == "" {

@@ -154,9 +154,9 @@ func readMeta(data []byte, off int) (meta, error) {
 // function, in key order, instead of being kept in buckets (which then
 // holds the name with no pairs), so that a walk can check a large file
 // without holding a slice per record; the function of the name "", when
-// there is one, takes the pairs of every bucket not named. The buckets are walked in name
-// order, so a visitor of one bucket may read the pairs kept of a bucket
-// whose name sorts before it.
+// there is one, takes the pairs of every bucket not named. The buckets are
+// walked in name order, so a visitor of one bucket may read the pairs kept
+// of a bucket whose name sorts before it.
 func walkFile(data []byte, visit map[string]func(k, v []byte)) *fileImage {
 	img := &fileImage{data: data, buckets: map[string][]pair{}, visit: visit}
 	m0, err0 := readMeta(data, 0)
