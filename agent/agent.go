@@ -89,15 +89,12 @@ type Agent struct {
 
 	// Loop state, owned by the loop goroutine.
 	rand         *rand.Rand
-	plan         map[string]time.Duration // every unfinished payment's next action (monotonic)
-	inflight     map[string]action        // payments with a call in flight
+	table        *timetable               // every unfinished payment's next action, and the calls in flight
 	failures     map[string]int           // consecutive unanswered calls per payment
-	lastCall     map[string]time.Duration // when each payment's last call ended (monotonic)
 	unsaved      map[string]outcome       // answers the store refused, committed again before any new call
 	storeFails   map[string]int           // consecutive store failures per payment
 	absentAt     map[string]time.Duration // when each payment's last ORDER_NOT_EXIST answer came (monotonic)
 	resend       map[string]time.Duration // outbox: when each RESULT is due to be sent again (monotonic)
-	held         map[string]time.Duration // new payments whose first call waits for their STATUS, at most until then (monotonic)
 	linkUp       bool
 	lastOperator time.Time // when the last operator-needed error was logged
 	lastPrune    time.Time
@@ -160,15 +157,12 @@ func New(store *queue.Store, ap Alipay, reg Link, opts Options) *Agent {
 		limiter:    rate.NewLimiter(rate.Limit(opts.MaxRPS), burst),
 		workers:    workers,
 		rand:       rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
-		plan:       map[string]time.Duration{},
+		table:      newTimetable(gapFor(opts.Interval)),
 		absentAt:   map[string]time.Duration{},
-		inflight:   map[string]action{},
 		failures:   map[string]int{},
-		lastCall:   map[string]time.Duration{},
 		unsaved:    map[string]outcome{},
 		storeFails: map[string]int{},
 		resend:     map[string]time.Duration{},
-		held:       map[string]time.Duration{},
 		jobs:       make(chan job, workers),
 		outcomes:   make(chan outcome, workers),
 		statusAcks: make(chan string, 256),

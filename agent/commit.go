@@ -95,7 +95,7 @@ func (a *Agent) storeFailed(req string, o *outcome, what string, err error, now 
 		kept.again = true
 		a.unsaved[req] = kept
 	}
-	a.plan[req] = a.mono() + wait
+	a.table.plan(req, a.mono()+wait)
 	a.storeTrouble(err)
 	a.log.Error().Err(err).Str("req", req).Int("failures", n).Str("retry_in", wait.Round(time.Millisecond).String()).
 		Msgf("cannot %s in the store; will try again", what)

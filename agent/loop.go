@@ -117,20 +117,31 @@ func (a *Agent) tick(now time.Time) time.Duration {
 // last decision the store refused has that decision committed again
 // instead of a new call.
 func (a *Agent) dispatch(now time.Time) time.Duration {
-	ready, _ := a.dueNow(a.mono())
-	for _, req := range ready {
-		if len(a.inflight) >= a.workers {
-			break // a worker coming free is an outcome, which wakes the loop
+	mono := a.mono()
+	// Each due payment leaves the due ones as it is worked (its call is
+	// in flight, it is forgotten, or planned anew), but for an answer
+	// committed again, which may be due at once for its next call: so the
+	// batches end.
+	for a.table.calls() < a.workers {
+		batch := a.table.due(mono, a.workers-a.table.calls()+len(a.unsaved))
+		if len(batch) == 0 {
+			break
 		}
-		if o, ok := a.unsaved[req]; ok {
-			a.apply(o)
-			continue
+		for _, req := range batch {
+			if a.table.calls() >= a.workers {
+				break
+			}
+			if o, ok := a.unsaved[req]; ok {
+				a.apply(o)
+				continue
+			}
+			a.start(req, now)
 		}
-		a.start(req, now)
 	}
-	// What is still ready waits for a worker; the rest was planned anew.
-	_, wake := a.dueNow(a.mono())
-	return wake
+	if a.table.calls() >= a.workers {
+		return 0 // what is due waits for a worker: a worker coming free is an outcome, which wakes the loop
+	}
+	return a.table.wake(a.mono())
 }
 
 // start decides what to do with the due payment req and hands the call to a
@@ -160,8 +171,8 @@ func (a *Agent) start(req string, now time.Time) {
 			return
 		}
 	}
-	a.inflight[req] = act
-	n := len(a.inflight)
+	a.table.begin(req)
+	n := a.table.calls()
 	a.setState(func(s *Snapshot) { s.InFlight = n })
 	a.jobs <- job{ref: ref(&p), act: act} // never blocks: len(inflight) <= workers = cap(jobs)
 }

@@ -41,9 +41,8 @@ const (
 // commit failed comes back here from dispatch with again set.
 func (a *Agent) apply(o outcome) {
 	req := o.ref.PaymentRequestID
-	delete(a.inflight, req)
+	a.table.end(req, a.mono(), !o.again)
 	if !o.again {
-		a.lastCall[req] = a.mono()
 		a.observe(o)
 		a.watch(o)
 		defer a.noteCall(o) // after the commit, so that watchers see the store changed

@@ -222,7 +222,7 @@ func (a *Agent) handleCancel(req string, now time.Time) (reply, bool) {
 			return reply{}, false
 		}
 		a.log.Info().Str("req", req).Str("reason", device.CodeRegisterCancel).Msg("register asked to cancel")
-		if _, busy := a.inflight[req]; !busy {
+		if !a.table.inFlight(req) {
 			a.schedule(req, now, now)
 		}
 		p.State = queue.Cancelling

@@ -1,9 +1,6 @@
 package agent
 
 import (
-	"cmp"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/posagent/posagent/queue"
@@ -16,7 +13,10 @@ const minGap = 500 * time.Millisecond
 // gap is the pause before a call that follows another at once (a cancel
 // after the look at the deadline, a cancel after a mismatch): never more
 // than the polling interval, so fast test settings stay fast.
-func (a *Agent) gap() time.Duration { return min(minGap, a.opts.Interval) }
+func (a *Agent) gap() time.Duration { return gapFor(a.opts.Interval) }
+
+// gapFor is the gap at polling interval interval.
+func gapFor(interval time.Duration) time.Duration { return min(minGap, interval) }
 
 // schedule plans payment req's next action at next, a wall-clock instant
 // written with the payment at wall-clock now. The loop keeps the wait, not
@@ -26,7 +26,7 @@ func (a *Agent) gap() time.Duration { return min(minGap, a.opts.Interval) }
 // read by decide at the payment's next action, so a wall clock stepped
 // forward brings them on within one pace.
 func (a *Agent) schedule(req string, next, now time.Time) {
-	a.plan[req] = a.mono() + max(next.Sub(now), 0)
+	a.table.plan(req, a.mono()+max(next.Sub(now), 0))
 }
 
 // firstCallWait bounds how long a new payment's first Alipay call waits for
@@ -43,7 +43,7 @@ const firstCallWait = time.Second
 // bytes may still wait in the kernel (a pseudo-terminal, a USB adapter)
 // for a processor the signing would take.
 func (a *Agent) holdFirstCall(req string) {
-	a.held[req] = a.mono() + firstCallWait
+	a.table.hold(req, a.mono()+firstCallWait)
 }
 
 // onStatusAcked returns what the link calls once the register has
@@ -52,7 +52,7 @@ func (a *Agent) holdFirstCall(req string) {
 // loop (statusAcked), and drops the news when the loop is that far behind,
 // in which case the call waits out firstCallWait.
 func (a *Agent) onStatusAcked(req string) func() {
-	if _, ok := a.held[req]; !ok {
+	if !a.table.isHeld(req) {
 		return nil
 	}
 	return func() {
@@ -65,16 +65,14 @@ func (a *Agent) onStatusAcked(req string) func() {
 
 // statusAcked lets payment req's first call start: the register has its
 // STATUS.
-func (a *Agent) statusAcked(req string) { delete(a.held, req) }
+func (a *Agent) statusAcked(req string) { a.table.release(req) }
 
 // forget drops what the loop keeps about payment req once it is final.
 func (a *Agent) forget(req string) {
-	delete(a.plan, req)
-	delete(a.held, req)
+	a.table.forget(req)
 	delete(a.unsaved, req)
 	delete(a.storeFails, req)
 	delete(a.failures, req)
-	delete(a.lastCall, req)
 	delete(a.absentAt, req)
 }
 
@@ -100,47 +98,6 @@ func (a *Agent) plans(ps []queue.Payment, now time.Time) {
 		case refusals > 0:
 			pace = maxBackoff
 		}
-		a.plan[p.RequestID] = mono + max(min(max(p.NextAt.Sub(now), 0), pace), least)
+		a.table.plan(p.RequestID, mono+max(min(max(p.NextAt.Sub(now), 0), pace), least))
 	}
-}
-
-// dueNow returns the payments whose next action has come at monotonic
-// mono and that have no call in flight, earliest first (ties by request
-// id, so that the same plan is always worked in the same order), and how
-// long until the next one comes (zero when none is planned).
-func (a *Agent) dueNow(mono time.Duration) (ready []string, wake time.Duration) {
-	type entry struct {
-		req string
-		at  time.Duration
-	}
-	var list []entry
-	gap := a.gap()
-	for req, at := range a.plan {
-		if _, busy := a.inflight[req]; busy {
-			continue
-		}
-		if last, ok := a.lastCall[req]; ok {
-			at = max(at, last+gap)
-		}
-		if until, ok := a.held[req]; ok {
-			at = max(at, until)
-		}
-		if in := at - mono; in > 0 {
-			if wake == 0 || in < wake {
-				wake = in
-			}
-			continue
-		}
-		list = append(list, entry{req, at})
-	}
-	slices.SortFunc(list, func(x, y entry) int {
-		if c := cmp.Compare(x.at, y.at); c != 0 {
-			return c
-		}
-		return strings.Compare(x.req, y.req)
-	})
-	for _, e := range list {
-		ready = append(ready, e.req)
-	}
-	return ready, wake
 }

@@ -85,7 +85,7 @@ func (a *Agent) noteCall(o outcome) {
 	if o.err != nil {
 		msg = o.err.Error()
 	}
-	n := len(a.inflight)
+	n := a.table.calls()
 	problem := a.watcher.problem()
 	a.setState(func(s *Snapshot) {
 		s.OperatorProblem = problem

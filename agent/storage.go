@@ -76,7 +76,7 @@ type storeHealth struct {
 
 // headroom is the room to keep for the payments the agent holds plus more.
 func (a *Agent) headroom(more int) int64 {
-	n := len(a.plan) + len(a.inflight) + len(a.resend) + more
+	n := a.table.planned() + a.table.calls() + len(a.resend) + more
 	return headroomBase + int64(n)*headroomPerPayment
 }
 
@@ -217,8 +217,8 @@ func (a *Agent) setFault(fault storeFault, problem string) {
 		now := a.mono()
 		for req := range a.storeFails {
 			delete(a.storeFails, req)
-			if _, busy := a.inflight[req]; !busy {
-				a.plan[req] = now
+			if !a.table.inFlight(req) {
+				a.table.plan(req, now)
 			}
 		}
 	}
