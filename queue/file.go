@@ -83,7 +83,9 @@ func (s *Store) attach(db *bolt.DB, file *os.File, mapped int64) error {
 		db.Close()
 		return fmt.Errorf("cannot read what the store file %s is: %w", s.path, err)
 	}
-	s.db, s.file, s.ident, s.room, s.mapped = db, file, fi, room{}, mapped
+	s.db, s.file, s.ident, s.mapped = db, file, fi, mapped
+	s.room.upTo.Store(0)
+	s.room.unsupported = false
 	return nil
 }
 

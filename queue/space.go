@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sync/atomic"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // Space is the state of the file system the store is on.
@@ -24,12 +27,13 @@ func (s *Store) Space() (Space, error) {
 	return sp, nil
 }
 
-// room is what the store knows of its headroom. It is guarded by bbolt's
-// writer lock, since Reserve runs inside a write transaction, and reset by
-// attach.
+// room is what the store knows of its headroom. It is changed only inside
+// a write transaction, which holds bbolt's writer lock, and reset by
+// attach; upTo is read outside one too (reserve's first look), hence
+// atomic.
 type room struct {
 	// upTo: the file is allocated on disk up to this offset.
-	upTo int64
+	upTo atomic.Int64
 	// unsupported: the file system cannot preallocate; free space is
 	// read instead.
 	unsupported bool
@@ -52,6 +56,14 @@ func (s *Store) Reserve(n int64) error {
 
 // reserve is Reserve, the store locked.
 func (s *Store) reserve(n int64) error {
+	// Most calls find the room made already. A read transaction tells the
+	// size the store uses, which is cheaper than a write transaction (whose
+	// rollback reloads bbolt's free list); a commit that grows the store
+	// after this look uses the room as it would after any Reserve.
+	var used int64
+	if err := s.db.View(func(tx *bolt.Tx) error { used = tx.Size(); return nil }); err == nil && used+n <= s.room.upTo.Load() {
+		return nil
+	}
 	// A write transaction, rolled back, writes nothing: it only holds
 	// bbolt's writer lock so that no commit moves the high-water mark
 	// while the room is measured and made.
@@ -61,7 +73,7 @@ func (s *Store) reserve(n int64) error {
 	}
 	defer tx.Rollback()
 	want := tx.Size() + n
-	if want <= s.room.upTo {
+	if want <= s.room.upTo.Load() {
 		return nil
 	}
 	if !s.room.unsupported {
@@ -69,7 +81,7 @@ func (s *Store) reserve(n int64) error {
 		// commit has to reserve more.
 		for _, size := range []int64{want + n, want} {
 			if err = preallocate(s.file, size); err == nil {
-				s.room.upTo = size
+				s.room.upTo.Store(size)
 				return nil
 			}
 		}
