@@ -284,6 +284,21 @@ func (l *Line) Run(ctx context.Context) error {
 			}
 		}
 
+		// A frame goes to the writer before an event goes to its reader,
+		// when both are ready (a data frame's ACK and its message): of two
+		// goroutines woken in turn, the later runs first on this processor
+		// and the earlier waits for another one, and the event's reader
+		// (the agent's loop, with a commit to make) is the one the peer
+		// is waiting for.
+		if wr != nil && events != nil {
+			select {
+			case wr <- out:
+				s.out = s.out[1:]
+				continue
+			default:
+			}
+		}
+
 		select {
 		case <-ctx.Done():
 			if s != nil {
