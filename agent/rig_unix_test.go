@@ -44,6 +44,13 @@ func testOptions() Options {
 
 func newRig(t testing.TB) *rig {
 	t.Helper()
+	return newRigWith(t, nil)
+}
+
+// newRigWith is newRig with the register's connection passed through wrap,
+// unless nil.
+func newRigWith(t testing.TB, wrap func(device.Conn) device.Conn) *rig {
+	t.Helper()
 	// The agent opens the terminal side by path with go.bug.st/serial, as
 	// in the field; the pair lives as long as the test, across agents.
 	p := postest.PTY(t)
@@ -53,7 +60,17 @@ func newRig(t testing.TB) *rig {
 		t.Fatal(err)
 	}
 	r := &rig{t: t, srv: srv, client: client, dbPath: filepath.Join(t.TempDir(), "posagent.db"), slave: p.Path}
-	r.reg = startRegister(t, p)
+	open := p.Opener()
+	if wrap != nil {
+		open = func(ctx context.Context) (device.Conn, error) {
+			c, err := p.Opener()(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return wrap(c), nil
+		}
+	}
+	r.reg = startRegisterWith(t, open)
 	return r
 }
 

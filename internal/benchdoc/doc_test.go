@@ -43,7 +43,7 @@ func TestRenderRecorded(t *testing.T) {
 	for _, want := range []string{
 		"This run: size **100k**, started " + d.Started.Format("2006-01-02 15:04") + " UTC",
 		"Machine: " + d.Machine.Platform + ", " + strconv.Itoa(d.Machine.CPUs) + " CPUs (" + d.Machine.CPU + ")",
-		"| PAY -> ACCEPTED over the pty | " + d.Sections["payaccepted"].Fig("BenchmarkPayAccepted", "accepted-p50-ms", "%.2f ms"),
+		"| PAY -> ACCEPTED on the wire | " + d.Sections["payaccepted"].Fig("BenchmarkPayAccepted", "accepted-p50-ms", "%.2f ms"),
 		"| empty | SIGTERM (clean) | cold | " + d.Sections["startup"].Fig("BenchmarkStartup", "ms-0-clean-cold", "%.0f ms"),
 		"| 100,000 (",
 		"go test -count 1 -run '^$' -bench '^BenchmarkBurst$' -benchtime 200x -timeout 29m0s ./agent",
