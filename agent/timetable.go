@@ -18,7 +18,7 @@ import (
 // Invariants, kept by every method:
 //   - an entry is in waiting exactly when it is planned and not busy, and
 //     its index is its place there (-1 otherwise);
-//   - an entry's start is max(planned, lastEnd+gap, heldUntil), the first
+//   - an entry's start is max(planned, lastEnd+gap, heldUntil), the last
 //     two only when they are set: no call follows the last one of the same
 //     payment within gap, and a held first call waits for its STATUS;
 //   - waiting is a heap by (start, request id), so that the same plan is
