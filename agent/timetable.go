@@ -2,7 +2,6 @@ package agent
 
 import (
 	"container/heap"
-	"strings"
 	"time"
 )
 
@@ -181,7 +180,7 @@ func (t *timetable) due(mono time.Duration, n int) []string {
 	for len(ready) < n && len(front.at) > 0 {
 		i := heap.Pop(&front).(int)
 		ready = append(ready, t.waiting[i].req)
-		for _, c := range []int{2*i + 1, 2*i + 2} {
+		for c := 2*i + 1; c <= 2*i+2; c++ {
 			if c < len(t.waiting) && t.waiting[c].start <= mono {
 				heap.Push(&front, c)
 			}
@@ -204,7 +203,7 @@ func before(x, y *slot) bool {
 	if x.start != y.start {
 		return x.start < y.start
 	}
-	return strings.Compare(x.req, y.req) < 0
+	return x.req < y.req
 }
 
 // slotHeap is a container/heap of slots, keeping each slot's index.

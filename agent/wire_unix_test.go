@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/posagent/posagent/device"
+	"github.com/posagent/posagent/device/devicetest"
 	"github.com/posagent/posagent/internal/postest"
 )
 
@@ -125,19 +126,7 @@ func newPtyEcho(b *testing.B) *ptyEcho {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		buf := make([]byte, 4096)
-		got := 0
-		for {
-			n, err := conn.Read(buf)
-			if err != nil {
-				return
-			}
-			for got += n; got >= len(e.pay); got -= len(e.pay) {
-				if _, err := conn.Write(e.status); err != nil {
-					return
-				}
-			}
-		}
+		devicetest.Echo(conn, len(e.pay), e.status)
 	}()
 	b.Cleanup(func() { conn.Close(); <-done })
 	return e

@@ -155,21 +155,7 @@ func BenchmarkPtyEchoBaseline(b *testing.B) {
 	defer conn.Close()
 	frame := mustFrame(b, Frame{Seq: 7, Type: TypePay, Payload: benchPayloads[0].payload})
 	ack := mustFrame(b, AckFrame(7))
-	go func() {
-		buf := make([]byte, 4096)
-		got := 0
-		for {
-			n, err := conn.Read(buf)
-			if err != nil {
-				return
-			}
-			for got += n; got >= len(frame); got -= len(frame) {
-				if _, err := conn.Write(ack); err != nil {
-					return
-				}
-			}
-		}
-	}()
+	go devicetest.Echo(conn, len(frame), ack)
 	buf := make([]byte, 4096)
 	for b.Loop() {
 		if _, err := p.master.Write(frame); err != nil {

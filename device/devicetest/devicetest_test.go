@@ -96,3 +96,31 @@ func TestPortFaultsAndUnplug(t *testing.T) {
 		t.Fatalf("read after own close = %v", err)
 	}
 }
+
+func TestEchoAnswersEachFrameReadAndStopsWhenClosed(t *testing.T) {
+	a, b := Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		Echo(b, 4, []byte("ok"))
+	}()
+	// Ten bytes in odd pieces are two whole frames of four and half of a
+	// third: two answers.
+	for _, s := range []string{"abc", "defgh", "ij"} {
+		if _, err := a.Write([]byte(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	buf := make([]byte, 4)
+	if _, err := io.ReadFull(a, buf); err != nil || string(buf) != "okok" {
+		t.Fatalf("read %q, %v; want two answers, \"okok\"", buf, err)
+	}
+	if _, err := a.Write([]byte("kl")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(a, buf[:2]); err != nil || string(buf[:2]) != "ok" {
+		t.Fatalf("read %q, %v after the third frame was whole; want \"ok\"", buf[:2], err)
+	}
+	b.Close()
+	<-done
+}
